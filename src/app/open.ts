@@ -1,0 +1,81 @@
+// Opens everything a command needs from a validated config: logger, catalog (migrated, interrupted runs
+// recovered), storage target and key ring. Commands and tests get dependencies from here, never globals.
+import { hostname } from 'node:os';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { recoverInterruptedRuns } from '../backup/recover-interrupted.js';
+import { type Catalog, createCatalog } from '../catalog/catalog.js';
+import { migrateCatalog } from '../catalog/migrate.js';
+import type { Config } from '../config/index.js';
+import { createKeyRing, type KeyRing } from '../crypto/keyring.js';
+import { ConfigError } from '../errors.js';
+import { connect } from '../postgres/connection.js';
+import { createLocalDriver } from '../storage/local/driver.js';
+import type { StorageDriver } from '../storage/types.js';
+
+export interface Pgwarden {
+  config: Config;
+  logger: Logger;
+  pool: pg.Pool;
+  catalog: Catalog;
+  catalogClient: () => Promise<pg.Client>;
+  storage: StorageDriver;
+  keyring: KeyRing | undefined;
+  now: () => Date;
+  host: string;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  logger: Logger;
+  now?: () => Date;
+  /** Replaces free-space measurement of the local target (tests). */
+  freeBytes?: (path: string) => Promise<number>;
+}
+
+export function createStorage(config: Config, options: Pick<OpenOptions, 'freeBytes'> = {}): StorageDriver {
+  if (!config.storage.local) {
+    throw new ConfigError('storage: this version of pgwarden writes backups to storage.local only', [
+      'storage.local: required (S3 and GCS targets are not available in this version)',
+    ]);
+  }
+  return createLocalDriver({ root: config.storage.local.path, freeBytes: options.freeBytes });
+}
+
+/** Opens the catalog, migrates it and marks runs of dead processes interrupted. */
+export async function openPgwarden(config: Config, options: OpenOptions): Promise<Pgwarden> {
+  const logger = options.logger;
+  const storage = createStorage(config, options);
+  const keyring = config.encryption ? createKeyRing(config.encryption.keys) : undefined;
+  const pool = new pg.Pool({ connectionString: config.catalog.url, max: 4, connectionTimeoutMillis: 10_000, application_name: 'pgwarden' });
+  pool.on('error', (error) => logger.warn({ err: error }, 'catalog connection lost'));
+  const catalogClient = () => connect(config.catalog.url, { purpose: 'the catalog', applicationName: 'pgwarden' });
+  const migrator = await catalogClient();
+  try {
+    const result = await migrateCatalog(migrator);
+    if (result.applied.length > 0) logger.info({ applied: result.applied }, 'catalog migrated');
+  } finally {
+    await migrator.end().catch(() => {});
+  }
+  const catalog = createCatalog(pool);
+  const now = options.now ?? (() => new Date());
+  try {
+    const recovered = await recoverInterruptedRuns({ catalog, catalogClient, storage, prefix: config.storage.prefix, logger });
+    if (recovered.length > 0) logger.warn({ recovered }, 'marked interrupted runs as failed');
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw error;
+  }
+  return {
+    config,
+    logger,
+    pool,
+    catalog,
+    catalogClient,
+    storage,
+    keyring,
+    now,
+    host: hostname(),
+    close: () => pool.end(),
+  };
+}

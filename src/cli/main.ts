@@ -1,0 +1,243 @@
+// The `pgwarden` command line: parse arguments, call one function, print, return the exit code.
+// Exit codes (DESIGN.md): 0 success, 1 the operation failed, 2 bad usage or bad config.
+import { userInfo } from 'node:os';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { type Pgwarden, openPgwarden } from '../app/open.js';
+import { runBackups } from '../backup/run.js';
+import { rebuildCatalog } from '../catalog/rebuild.js';
+import { migrateCatalog } from '../catalog/migrate.js';
+import { type Config, loadConfig, redactConfig, secretValues } from '../config/index.js';
+import { runDemo } from '../demo/demo.js';
+import { PgwardenError, UsageError, isPgwardenError } from '../errors.js';
+import { createLogger } from '../logging/logger.js';
+import { backupRoleSql } from '../postgres/backup-role.js';
+import { connect } from '../postgres/connection.js';
+import { restoreBackup } from '../restore/restore.js';
+import { verifyBackup } from '../verify/verify-backup.js';
+import { formatBackupList, formatHealth, formatRestore, printJson } from './output.js';
+
+interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const defaultIo: Io = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of 1 or more');
+  return n;
+}
+
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  const abort = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => abort.abort(new Error(`received ${signal}`));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const actor = `cli:${safeUser()}`;
+  let exitCode = 0;
+
+  const program = new Command('pgwarden')
+    .description('PostgreSQL backups that are verified, restorable, and watched')
+    .option('-c, --config <file>', 'config file (or PGWARDEN_CONFIG)')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
+
+  const config = async (): Promise<Config> => {
+    const path = program.opts<{ config?: string }>().config ?? process.env['PGWARDEN_CONFIG'];
+    if (!path) throw new UsageError('no config file given', { hints: ['pass --config FILE or set PGWARDEN_CONFIG'] });
+    return loadConfig(path);
+  };
+  const withApp = async <T>(fn: (app: Pgwarden) => Promise<T>): Promise<T> => {
+    const cfg = await config();
+    const logger = createLogger({ level: cfg.logLevel, secrets: secretValues(cfg) });
+    const app = await openPgwarden(cfg, { logger });
+    try {
+      return await fn(app);
+    } finally {
+      await app.close();
+    }
+  };
+
+  program
+    .command('backup')
+    .description('back up every configured database now (or one with --database)')
+    .argument('<kind>', 'full')
+    .option('-d, --database <name>', 'only this database')
+    .option('--json', 'print a JSON array, one record per database')
+    .action(async (kind: string, opts: { database?: string; json?: boolean }) => {
+      if (kind !== 'full') throw new UsageError(`backup kind "${kind}" is not available in this version; use "full"`);
+      const results = await withApp((app) => runBackups(app, { kind: 'full', database: opts.database, signal: abort.signal }));
+      if (opts.json) printJson(io.out, results);
+      else {
+        for (const r of results) {
+          if (r.status === 'succeeded') io.out(`${r.backup_id}\n`);
+          else io.err(`error: backup ${r.backup_id} of database "${r.database}" failed: ${r.error}\n${hintsOf(r)}`);
+        }
+      }
+      if (results.some((r) => r.status !== 'succeeded')) exitCode = 1;
+    });
+
+  program
+    .command('list')
+    .description('list backups from the catalog, newest first')
+    .option('-d, --database <name>', 'only this database')
+    .addOption(new Option('--type <type>', 'only this kind').choices(['full', 'base', 'incremental', 'wal']))
+    .addOption(new Option('--status <status>', 'only this status').choices(['running', 'succeeded', 'failed', 'expired']))
+    .option('--limit <n>', 'at most this many', positiveInt, 100)
+    .option('--json', 'print JSON')
+    .action(async (opts: { database?: string; type?: 'full'; status?: 'failed'; limit: number; json?: boolean }) => {
+      const rows = await withApp((app) => app.catalog.listBackups(opts));
+      if (opts.json) printJson(io.out, rows);
+      else io.out(formatBackupList(rows));
+    });
+
+  program
+    .command('verify')
+    .description('read a backup back from storage and prove it restorable')
+    .argument('<id>', 'backup id')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const result = await withApp((app) =>
+        verifyBackup({ ...app, prefix: app.config.storage.prefix, pgBinDir: app.config.backup.pgBinDir, signal: abort.signal }, id, actor),
+      );
+      if (opts.json) printJson(io.out, result);
+      else if (result.ok) io.out(`backup ${id} verified: ${result.tables} tables, checksum and every data block read (${result.duration_seconds}s)\n`);
+      if (!result.ok) {
+        if (!opts.json) io.err(`error: ${result.error}\n${hintsOf(result)}`);
+        exitCode = 1;
+      }
+    });
+
+  program
+    .command('restore')
+    .description('restore a full backup into a database')
+    .argument('<id>', 'backup id')
+    .requiredOption('--target-url <url>', 'postgres URL of the (empty) database to restore into')
+    .option('-j, --jobs <n>', 'parallel pg_restore jobs (uses temporary disk space for the dump)', positiveInt, 1)
+    .option('--clean', 'drop and replace the objects the backup contains in a non-empty target')
+    .option('--no-owner', 'do not restore ownership and privileges (roles missing on the target)')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { targetUrl: string; jobs: number; clean?: boolean; owner: boolean; json?: boolean }) => {
+      const result = await withApp((app) =>
+        restoreBackup(
+          { ...app, prefix: app.config.storage.prefix, pgBinDir: app.config.backup.pgBinDir, tempDir: app.config.backup.tempDir, signal: abort.signal },
+          { backupId: id, targetUrl: opts.targetUrl, jobs: opts.jobs, clean: opts.clean === true, noOwner: !opts.owner, actor },
+        ),
+      );
+      if (opts.json) printJson(io.out, result);
+      else io.out(formatRestore(result));
+    });
+
+  const catalog = program.command('catalog').description('the SQL catalog');
+  catalog
+    .command('migrate')
+    .description('create or upgrade the catalog schema')
+    .action(async () => {
+      const cfg = await config();
+      const client = await connect(cfg.catalog.url, { purpose: 'the catalog' });
+      try {
+        const result = await migrateCatalog(client);
+        io.out(result.applied.length > 0 ? `applied ${result.applied.join(', ')}; catalog at version ${result.version}\n` : `catalog is up to date (version ${result.version})\n`);
+      } finally {
+        await client.end();
+      }
+    });
+  catalog
+    .command('rebuild')
+    .description("recreate the catalog's backup rows from the manifests on storage")
+    .addOption(new Option('--from <target>', 'storage target to read').choices(['local']).default('local'))
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const result = await withApp((app) => rebuildCatalog(app.catalog, app.storage, app.config.storage.prefix));
+      if (opts.json) printJson(io.out, result);
+      else {
+        io.out(`rebuilt from ${result.target}: ${result.inserted.length} inserted, ${result.updated.length} updated, ${result.skipped.length} skipped\n`);
+        for (const s of result.skipped) io.out(`  skipped ${s.path}: ${s.reason}\n`);
+      }
+    });
+
+  program
+    .command('health')
+    .description('backup health per database (check_backup_health())')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const rows = await withApp((app) => app.catalog.health());
+      if (opts.json) printJson(io.out, rows);
+      else io.out(formatHealth(rows));
+      if (rows.some((r) => r.status !== 'ok')) exitCode = 1;
+    });
+
+  program
+    .command('config')
+    .description('configuration')
+    .command('check')
+    .description('validate the config and print it with secrets hidden')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const cfg = await config();
+      if (opts.json) printJson(io.out, redactConfig(cfg));
+      else io.out(`config is valid\n${JSON.stringify(redactConfig(cfg), null, 2)}\n`);
+    });
+
+  program
+    .command('sql')
+    .description('SQL to set up PostgreSQL for pgwarden')
+    .command('backup-role')
+    .description('print the statements creating a least-privilege backup role')
+    .option('--role <name>', 'role name', 'pgwarden_backup')
+    .option('--replication', 'also allow base backups and WAL streaming')
+    .action(async (opts: { role: string; replication?: boolean }) => {
+      const hasConfig = program.opts<{ config?: string }>().config ?? process.env['PGWARDEN_CONFIG'];
+      const databases = hasConfig ? (await config()).databases.map((d) => decodeURIComponent(new URL(d.url).pathname.slice(1))) : [];
+      io.out(backupRoleSql({ role: opts.role, databases, replication: opts.replication === true }));
+    });
+
+  program
+    .command('demo')
+    .description('back up, verify and restore a throwaway sample database (needs PostgreSQL installed)')
+    .option('--once', 'run one cycle and exit')
+    .option('--dir <path>', 'where storage and the clusters go', '.pgwarden-demo')
+    .action(async (opts: { once?: boolean; dir: string }) => {
+      await runDemo({ dir: opts.dir, once: opts.once === true, out: io.out, signal: abort.signal });
+    });
+
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    return reportError(error, io);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function reportError(error: unknown, io: Io): number {
+  if (error instanceof CommanderError) {
+    // Commander already printed its message; help and version are not failures.
+    return error.exitCode === 0 ? 0 : 2;
+  }
+  if (isPgwardenError(error)) {
+    io.err(`error: ${error.message}\n${error.hints.map((h) => `HINT: ${h}\n`).join('')}`);
+    return error.exitCode;
+  }
+  io.err(`pgwarden: unexpected error (a bug; please report it with this trace):\n${(error as Error)?.stack ?? String(error)}\n`);
+  return 1;
+}
+
+function hintsOf(result: object): string {
+  const cause = (result as { cause?: unknown }).cause;
+  return cause instanceof PgwardenError ? cause.hints.map((h) => `HINT: ${h}\n`).join('') : '';
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? 'unknown');
+  }
+}

@@ -1,0 +1,43 @@
+// How commands print data for people (aligned tables) and for programs (--json).
+import type { BackupRow, HealthRow } from '../catalog/types.js';
+import type { RestoreResult } from '../restore/restore.js';
+import { formatBytes } from '../backup/precheck.js';
+
+export function printJson(out: (text: string) => void, value: unknown): void {
+  out(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function formatTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `${cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`;
+  return line(headers) + rows.map(line).join('');
+}
+
+const time = (d: Date | null) => (d ? d.toISOString().replace(/\.\d{3}Z$/, 'Z') : '-');
+
+export function formatBackupList(rows: BackupRow[]): string {
+  if (rows.length === 0) return 'no backups\n';
+  return formatTable(
+    ['BACKUP ID', 'DATABASE', 'TYPE', 'STATUS', 'SIZE', 'CREATED', 'VERIFIED', 'ERROR'],
+    rows.map((r) => [
+      r.backupId,
+      r.database,
+      r.type,
+      r.status,
+      r.fileSize === null ? '-' : formatBytes(r.fileSize),
+      time(r.createdAt),
+      r.verificationStatus ? `${r.verificationStatus} ${time(r.verifiedAt)}` : '-',
+      r.error ? (r.error.length > 80 ? `${r.error.slice(0, 77)}...` : r.error) : '',
+    ]),
+  );
+}
+
+export function formatHealth(rows: HealthRow[]): string {
+  if (rows.length === 0) return 'no backups recorded yet\n';
+  return formatTable(['DATABASE', 'CHECK', 'STATUS', 'DETAIL'], rows.map((r) => [r.database, r.check, r.status, r.detail]));
+}
+
+export function formatRestore(r: RestoreResult): string {
+  const head = `restored backup ${r.backup_id} (database "${r.database}") into ${r.target}: ${r.tables} tables, ${r.rows} rows in ${r.duration_seconds}s\n`;
+  return head + formatTable(['TABLE', 'ROWS'], r.per_table.map((t) => [t.table, String(t.rows)]));
+}

@@ -1,0 +1,216 @@
+// The whole configuration shape (DESIGN.md "Config"): every object strict, so a typo is an error, and
+// every default taken from DESIGN.md's tables. Keys are part of the interface: add, don't rename.
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import {
+  aes256Key,
+  cronExpression,
+  duration,
+  flag,
+  httpUrl,
+  intInRange,
+  nonEmptyString,
+  positiveInt,
+  postgresUrl,
+  timeZone,
+  uniqueBy,
+  whenArray,
+  whenObject,
+} from './fields.js';
+
+// A database name becomes a folder in every storage target, so it must be a safe path segment.
+const DATABASE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+const KEY_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export const ALERT_CHANNELS = ['email', 'slack', 'pagerduty', 'sms'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+const standbySchema = z.strictObject({
+  name: nonEmptyString(),
+  url: postgresUrl(),
+});
+
+const databaseSchema = z.strictObject({
+  name: nonEmptyString().regex(
+    DATABASE_NAME,
+    'must start with a letter, digit or "_" and hold only letters, digits, "_", "." and "-" (it names a storage folder)',
+  ),
+  url: postgresUrl(),
+  replicationUrl: postgresUrl().optional(),
+  pitr: flag().default(false),
+  standbys: z
+    .array(standbySchema)
+    .superRefine(uniqueBy('name', 'standby name'), whenArray)
+    .default(() => []),
+});
+
+const storagePrefix = z.string().superRefine((prefix, ctx) => {
+  if (prefix.startsWith('/') || prefix.endsWith('/')) {
+    ctx.addIssue({ code: 'custom', message: 'must not start or end with "/"', input: prefix });
+  } else if (prefix.split('/').some((segment) => segment === '..' || segment === '.' || segment === '')) {
+    ctx.addIssue({ code: 'custom', message: 'must not contain ".", ".." or empty segments', input: prefix });
+  }
+});
+
+const s3Schema = z
+  .strictObject({
+    bucket: nonEmptyString(),
+    region: nonEmptyString(),
+    kmsKeyId: nonEmptyString().optional(),
+    endpoint: httpUrl().optional(),
+    forcePathStyle: flag().default(false),
+    requestChecksumCalculation: z.enum(['WHEN_SUPPORTED', 'WHEN_REQUIRED']).default('WHEN_SUPPORTED'),
+    // S3 refuses parts under 5 MiB (except the last) and over 5 GiB.
+    partSizeMiB: intInRange(5, 5120).default(16),
+    queueSize: intInRange(1, 64).default(4),
+    accessKeyId: nonEmptyString().optional(),
+    secretAccessKey: nonEmptyString().optional(),
+    replica: z
+      .strictObject({
+        bucket: nonEmptyString(),
+        region: nonEmptyString(),
+        endpoint: httpUrl().optional(),
+      })
+      .optional(),
+  })
+  .superRefine((s3, ctx) => {
+    // Half a key pair would silently fall back to the default credential chain: say so instead.
+    if (s3.accessKeyId !== undefined && s3.secretAccessKey === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['secretAccessKey'], message: 'required when accessKeyId is set', input: undefined });
+    }
+    if (s3.secretAccessKey !== undefined && s3.accessKeyId === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['accessKeyId'], message: 'required when secretAccessKey is set', input: undefined });
+    }
+  });
+
+const gcsSchema = z.strictObject({
+  bucket: nonEmptyString(),
+  apiEndpoint: httpUrl().optional(),
+  projectId: nonEmptyString().optional(),
+  keyFilename: nonEmptyString().optional(),
+  kmsKeyName: nonEmptyString().optional(),
+});
+
+const storageSchema = z
+  .strictObject({
+    prefix: storagePrefix.default(''),
+    local: z.strictObject({ path: nonEmptyString() }).optional(),
+    s3: s3Schema.optional(),
+    gcs: gcsSchema.optional(),
+  })
+  .superRefine((storage, ctx) => {
+    if (storage.local === undefined && storage.s3 === undefined && storage.gcs === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'configure at least one target (local, s3 or gcs)', input: storage });
+    }
+  }, whenObject);
+
+const encryptionSchema = z.strictObject({
+  // The first key encrypts; all of them decrypt, so rotating is adding a key in front.
+  keys: z
+    .array(
+      z.strictObject({
+        id: nonEmptyString().regex(KEY_ID, 'must be 1 to 64 letters, digits, "_", "." or "-"'),
+        key: aes256Key(),
+      }),
+    )
+    .min(1, 'must list at least one key')
+    .superRefine(uniqueBy('id', 'key id'), whenArray),
+});
+
+const schedulesSchema = z.strictObject({
+  full: cronExpression('0 2 * * *'),
+  base: cronExpression('0 1 * * 0'),
+  incremental: cronExpression('0 */6 * * *'),
+  cleanup: cronExpression('0 3 * * *'),
+  healthCheck: cronExpression('*/15 * * * *'),
+  timezone: timeZone().default('UTC'),
+});
+
+const retentionSchema = z.strictObject({
+  fullDays: positiveInt().default(30),
+  incrementalDays: positiveInt().default(7),
+  cloudDays: positiveInt().default(90),
+  keepLast: positiveInt().optional(),
+});
+
+const backupSchema = z.strictObject({
+  compression: z.enum(['gzip', 'none']).default('gzip'),
+  compressionLevel: intInRange(0, 9).default(6),
+  jobs: intInRange(1, 64).default(1),
+  pgBinDir: nonEmptyString().optional(),
+  tempDir: nonEmptyString().optional(),
+});
+
+const serverSchema = z.strictObject({
+  // 0 asks the OS for a free port, which tests rely on.
+  port: intInRange(0, 65535).default(9187),
+  host: nonEmptyString().default('127.0.0.1'),
+  tokens: z
+    .array(
+      z.strictObject({
+        name: nonEmptyString(),
+        token: z.string().min(16, 'must be at least 16 characters'),
+      }),
+    )
+    .superRefine(uniqueBy('name', 'token name'), whenArray)
+    .default(() => []),
+  metricsAuth: z.strictObject({ username: nonEmptyString(), password: nonEmptyString() }).optional(),
+});
+
+const channelList = (defaults: readonly (typeof ALERT_CHANNELS)[number][]) => z.array(z.enum(ALERT_CHANNELS)).default(() => [...defaults]);
+
+const alertsSchema = z
+  .strictObject({
+    // A route may name a channel that is not configured: it is skipped, so log-only setups stay valid.
+    routes: z
+      .strictObject({
+        critical: channelList(['pagerduty', 'sms', 'slack', 'email']),
+        warning: channelList(['slack', 'email']),
+        info: channelList(['slack']),
+      })
+      .prefault({}),
+    repeatInterval: duration().default('4h'),
+  })
+  .transform((alerts) => ({ ...alerts, repeatIntervalMs: parseDuration(alerts.repeatInterval)! }));
+
+const recipients = (what: string) => z.array(nonEmptyString()).min(1, `must list at least one ${what}`);
+
+const channelsSchema = z.strictObject({
+  email: z
+    .strictObject({
+      host: nonEmptyString(),
+      port: intInRange(1, 65535).default(587),
+      secure: flag().default(false),
+      user: nonEmptyString().optional(),
+      password: nonEmptyString().optional(),
+      from: nonEmptyString(),
+      to: recipients('recipient'),
+    })
+    .optional(),
+  slack: z.strictObject({ token: nonEmptyString(), channel: nonEmptyString(), apiUrl: httpUrl().optional() }).optional(),
+  pagerduty: z.strictObject({ routingKey: nonEmptyString(), url: httpUrl().optional() }).optional(),
+  sms: z
+    .strictObject({
+      accountSid: nonEmptyString().startsWith('AC', 'must start with "AC" (a Twilio account SID)'),
+      authToken: nonEmptyString(),
+      from: nonEmptyString(),
+      to: recipients('phone number'),
+      apiUrl: httpUrl().optional(),
+    })
+    .optional(),
+});
+
+export const configSchema = z.strictObject({
+  catalog: z.strictObject({ url: postgresUrl() }),
+  databases: z.array(databaseSchema).min(1, 'must list at least one database').superRefine(uniqueBy('name', 'database name'), whenArray),
+  storage: storageSchema,
+  encryption: encryptionSchema.optional(),
+  // `prefault` parses `{}` through the inner schema, so an absent section still gets its field defaults.
+  schedules: schedulesSchema.prefault({}),
+  retention: retentionSchema.prefault({}),
+  backup: backupSchema.prefault({}),
+  server: serverSchema.prefault({}),
+  alerts: alertsSchema.prefault({}),
+  channels: channelsSchema.prefault({}),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+});

@@ -1,0 +1,74 @@
+// The byte path of one backup artifact: source → raw tap → compress → encrypt → stored tap → storage, and
+// back again for verify and restore. Both taps give sizes; the stored one gives the SHA-256 the manifest keeps.
+import type { Readable, Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { EncryptionKey, KeyRing } from '../crypto/keyring.js';
+import { createDecryptStream, createEncryptStream } from '../crypto/stream.js';
+import type { StorageWriter } from '../storage/types.js';
+import { type CompressionSpec, createCompressor, createDecompressor } from './compression.js';
+import { DigestTap } from './digest.js';
+import { FanOut } from './fan-out.js';
+
+export interface WrittenArtifact {
+  rawBytes: number;
+  storedBytes: number;
+  /** SHA-256 (hex) of the stored bytes: what verify checks without decrypting. */
+  sha256: string;
+}
+
+export interface WriteArtifactOptions {
+  source: Readable;
+  /** Settles when the producer of `source` exited: a dump whose process failed is never committed. */
+  sourceDone?: Promise<void>;
+  compression: CompressionSpec;
+  encryptionKey?: EncryptionKey | undefined;
+  writers: StorageWriter[];
+  signal?: AbortSignal;
+}
+
+/**
+ * Streams `source` through the pipeline into every writer and commits them once all bytes landed.
+ * On any failure every writer is aborted, so no target keeps a partial object.
+ */
+export async function writeArtifact(options: WriteArtifactOptions): Promise<WrittenArtifact> {
+  const raw = new DigestTap({ hash: false });
+  const stored = new DigestTap({ hash: true });
+  const stages: Transform[] = [raw, createCompressor(options.compression)];
+  if (options.encryptionKey) stages.push(createEncryptStream(options.encryptionKey));
+  stages.push(stored);
+  const sink: Writable =
+    options.writers.length === 1 ? options.writers[0]!.stream : new FanOut(options.writers.map((w) => w.stream));
+  try {
+    await Promise.all([pipeline([options.source, ...stages, sink], { signal: options.signal }), options.sourceDone]);
+    for (const writer of options.writers) await writer.commit();
+  } catch (error) {
+    await Promise.all(options.writers.map((w) => w.abort()));
+    throw error;
+  }
+  return { rawBytes: raw.bytes, storedBytes: stored.bytes, sha256: stored.sha256() };
+}
+
+export interface ReadStagesOptions {
+  compression: CompressionSpec['algorithm'];
+  /** The keyring to decrypt with; required when the artifact is encrypted. */
+  keyring?: KeyRing | undefined;
+  encrypted: boolean;
+}
+
+export interface ReadStages {
+  /** Put these between the storage read stream and the consumer of the plain dump. */
+  stages: Transform[];
+  /** Counts and hashes the stored bytes as they are read. */
+  stored: DigestTap;
+}
+
+export function artifactReadStages(options: ReadStagesOptions): ReadStages {
+  const stored = new DigestTap({ hash: true });
+  const stages: Transform[] = [stored];
+  if (options.encrypted) {
+    if (!options.keyring) throw new Error('artifactReadStages: an encrypted artifact needs a keyring');
+    stages.push(createDecryptStream(options.keyring));
+  }
+  stages.push(createDecompressor(options.compression));
+  return { stages, stored };
+}

@@ -1,0 +1,55 @@
+// Finds a backup's manifest on storage, by id: through the catalog row when there is one, else by searching
+// the storage layout (so a restore works with a lost catalog). The manifest read is checked before use.
+import type { Catalog } from '../catalog/catalog.js';
+import { NotFoundError, VerificationError } from '../errors.js';
+import { backupDir, parseBackupId, rootPrefix } from '../manifest/layout.js';
+import { parseManifest } from '../manifest/manifest.js';
+import type { BackupManifest } from '../manifest/types.js';
+import { readTextObject } from '../storage/text.js';
+import type { StorageDriver } from '../storage/types.js';
+
+export interface LocatedBackup {
+  manifest: BackupManifest;
+  dir: string;
+  manifestPath: string;
+  artifactPath: string;
+}
+
+export async function locateBackup(storage: StorageDriver, catalog: Catalog | undefined, prefix: string, backupId: string): Promise<LocatedBackup> {
+  const parsedId = parseBackupId(backupId);
+  if (!parsedId) {
+    throw new NotFoundError(`"${backupId}" is not a backup id (they look like 20261125T020000Z-full-1a2b3c)`, {
+      hints: ['`pgwarden list` shows the backup ids'],
+    });
+  }
+  const row = await catalog?.getBackup(backupId);
+  let dir: string | undefined = row ? backupDir(prefix, row.database, parsedId.kind, backupId) : undefined;
+  if (!dir) {
+    const suffix = `/${parsedId.kind}/${backupId}/manifest.json`;
+    const found = (await storage.list(rootPrefix(prefix))).find((o) => o.path.endsWith(suffix));
+    if (found) dir = found.path.slice(0, -'/manifest.json'.length);
+  }
+  if (!dir) {
+    throw new NotFoundError(`backup ${backupId} not found in the catalog or on storage target ${storage.name} (${storage.location})`, {
+      hints: ['`pgwarden list` shows the backups the catalog knows'],
+    });
+  }
+  const manifestPath = `${dir}/manifest.json`;
+  const text = await readTextObject(storage, manifestPath);
+  if (text === undefined) {
+    const status = row ? ` (catalog status: ${row.status}${row.error ? `, ${row.error}` : ''})` : '';
+    throw new VerificationError('manifest', `backup ${backupId} has no manifest at ${storage.name}:${manifestPath}${status}: it is incomplete or was removed`, {
+      hints: ['a backup without its manifest cannot be trusted; use another backup or another storage copy'],
+    });
+  }
+  const manifest = parseManifest(text, `${storage.name}:${manifestPath}`);
+  if (manifest.backupId !== backupId) {
+    throw new VerificationError('manifest', `manifest ${storage.name}:${manifestPath} describes backup ${manifest.backupId}, not ${backupId}`);
+  }
+  if (row?.checksumSha256 && row.checksumSha256 !== manifest.artifact.sha256) {
+    throw new VerificationError('manifest', `manifest ${storage.name}:${manifestPath} disagrees with the catalog: it records sha256 ${manifest.artifact.sha256}, the catalog ${row.checksumSha256}`, {
+      hints: ['one of them was altered; compare with the manifest on another storage target'],
+    });
+  }
+  return { manifest, dir, manifestPath, artifactPath: `${dir}/${manifest.artifact.file}` };
+}

@@ -1,0 +1,217 @@
+// Restores a full backup by id into a target database. The stored bytes are checked against the manifest
+// first (a restore never loads data that fails its checksum), then streamed through decrypt + decompress
+// into pg_restore. One job: a single transaction, so a failure leaves the target as it was. Several jobs:
+// pg_restore needs a seekable archive, so the plain dump is first written to a temporary file.
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, statfs } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import type { Catalog } from '../catalog/catalog.js';
+import type { KeyRing } from '../crypto/keyring.js';
+import { RestoreError, StorageFullError, VerificationError, errorMessage } from '../errors.js';
+import { artifactReadStages } from '../pipeline/artifact.js';
+import { DigestTap } from '../pipeline/digest.js';
+import { connect, describeUrl, toolConnection } from '../postgres/connection.js';
+import { startTool } from '../postgres/run-tool.js';
+import { findPgTool } from '../postgres/tools.js';
+import type { StorageDriver } from '../storage/types.js';
+import { formatBytes } from '../backup/precheck.js';
+import { locateBackup } from './locate.js';
+
+export interface RestoreOptions {
+  backupId: string;
+  targetUrl: string;
+  jobs: number;
+  clean: boolean;
+  noOwner: boolean;
+  actor: string;
+}
+
+export interface RestoreContext {
+  storage: StorageDriver;
+  catalog: Catalog | undefined;
+  keyring: KeyRing | undefined;
+  prefix: string;
+  pgBinDir?: string | undefined;
+  tempDir?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface RestoredTable {
+  table: string;
+  rows: number;
+}
+
+export interface RestoreResult {
+  backup_id: string;
+  database: string;
+  target: string;
+  tables: number;
+  rows: number;
+  duration_seconds: number;
+  per_table: RestoredTable[];
+}
+
+export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions): Promise<RestoreResult> {
+  const started = performance.now();
+  const located = await locateBackup(ctx.storage, ctx.catalog, ctx.prefix, options.backupId);
+  const { manifest, artifactPath } = located;
+  const audit = (result: 'ok' | 'failed', details: Record<string, unknown>) =>
+    ctx.catalog
+      ?.access({ backupId: manifest.backupId, database: manifest.database, action: 'restore', actor: options.actor, result, details })
+      .catch(() => {});
+  const target = describeUrl(options.targetUrl);
+  try {
+    if (manifest.artifact.encryption && !ctx.keyring) {
+      throw new RestoreError(`backup ${manifest.backupId} is encrypted with key "${manifest.artifact.encryption.keyId}" but no encryption keys are configured`, {
+        hints: ['add the key to encryption.keys in the config'],
+      });
+    }
+    await assertStoredChecksum(ctx.storage, artifactPath, manifest.artifact.sha256, manifest.artifact.storedBytes);
+
+    const client = await connect(options.targetUrl, { purpose: 'restore target', applicationName: 'pgwarden restore' });
+    let serverMajor: number;
+    try {
+      serverMajor = Math.floor(Number((await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v) / 10000);
+      if (!options.clean) await assertEmpty(client, target);
+    } finally {
+      await client.end().catch(() => {});
+    }
+    const dumpMajor = Number(/(\d+)/.exec(manifest.toolVersion)?.[1] ?? serverMajor);
+    const pgRestore = await findPgTool('pg_restore', { binDir: ctx.pgBinDir, serverMajor: Math.max(serverMajor, dumpMajor) });
+
+    const conn = toolConnection(options.targetUrl);
+    const args = ['--exit-on-error', `--dbname=${conn.dbname}`];
+    if (options.clean) args.push('--clean', '--if-exists');
+    if (options.noOwner) args.push('--no-owner', '--no-privileges');
+    const read = () =>
+      artifactReadStages({ compression: manifest.artifact.compression.algorithm, keyring: ctx.keyring, encrypted: manifest.artifact.encryption !== null });
+
+    if (options.jobs <= 1) {
+      const restore = startTool(pgRestore.path, ['--single-transaction', ...args], {
+        stdin: 'pipe',
+        env: conn.env,
+        signal: ctx.signal,
+        label: `pg_restore into ${target}`,
+      });
+      try {
+        await Promise.all([pipeline([ctx.storage.read(artifactPath), ...read().stages, restore.stdin!], { signal: ctx.signal }), restore.done]);
+      } catch (error) {
+        restore.kill();
+        await restore.done.catch(() => {});
+        throw restoreFailure(error, target, restore.stderrTail());
+      }
+    } else {
+      const dir = await mkdtemp(join(ctx.tempDir ?? tmpdir(), 'pgwarden-restore-'));
+      try {
+        const file = join(dir, `${randomBytes(4).toString('hex')}.pgc`);
+        const free = await statfs(dir).then((s) => s.bavail * s.bsize);
+        if (free < manifest.artifact.rawBytes) {
+          throw new StorageFullError(`a parallel restore needs ${formatBytes(manifest.artifact.rawBytes)} of temporary space in ${dir}; ${formatBytes(free)} is free`, {
+            hints: ['set backup.tempDir to a larger disk, or restore with --jobs 1 (streams, needs no temporary space)'],
+          });
+        }
+        await pipeline([ctx.storage.read(artifactPath), ...read().stages, createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
+        const restore = startTool(pgRestore.path, [`--jobs=${options.jobs}`, ...args, file], {
+          env: conn.env,
+          signal: ctx.signal,
+          label: `pg_restore into ${target}`,
+        });
+        try {
+          await restore.done;
+        } catch (error) {
+          throw restoreFailure(error, target, restore.stderrTail());
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+
+    const perTable = await countRows(options.targetUrl);
+    const result: RestoreResult = {
+      backup_id: manifest.backupId,
+      database: manifest.database,
+      target,
+      tables: perTable.length,
+      rows: perTable.reduce((sum, t) => sum + t.rows, 0),
+      duration_seconds: Math.round((performance.now() - started) / 10) / 100,
+      per_table: perTable,
+    };
+    await audit('ok', { target, tables: result.tables, rows: result.rows, jobs: options.jobs, clean: options.clean });
+    return result;
+  } catch (error) {
+    await audit('failed', { target, error: errorMessage(error) });
+    throw error;
+  }
+}
+
+async function assertStoredChecksum(storage: StorageDriver, path: string, sha256: string, bytes: number): Promise<void> {
+  const info = await storage.stat(path);
+  if (!info) throw new VerificationError('missing', `artifact ${storage.name}:${path} is missing`);
+  if (info.size !== bytes) {
+    throw new VerificationError('size', `artifact ${storage.name}:${path} has ${info.size} bytes; the manifest records ${bytes}: it was truncated or replaced`);
+  }
+  const tap = new DigestTap({ hash: true });
+  await pipeline(storage.read(path), tap, new Writable({ write: (_c, _e, cb) => cb() }));
+  const actual = tap.sha256();
+  if (actual !== sha256) {
+    throw new VerificationError('checksum', `artifact ${storage.name}:${path} does not match its checksum: sha256 ${actual}, the manifest records ${sha256}`, {
+      hints: ['the stored copy was altered or damaged; restore another backup or another copy'],
+    });
+  }
+}
+
+async function assertEmpty(client: pg.Client, target: string): Promise<void> {
+  const { rows } = await client.query<{ relations: number; schemas: number; los: number }>(`
+    SELECT (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+               AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+               AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)') AS relations,
+           (SELECT count(*)::int FROM pg_namespace
+             WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'public') AND nspname !~ '^pg_') AS schemas,
+           (SELECT count(*)::int FROM pg_largeobject_metadata) AS los`);
+  const { relations, schemas, los } = rows[0]!;
+  if (relations + schemas + los > 0) {
+    const what = [relations && `${relations} tables/views/sequences`, schemas && `${schemas} schemas`, los && `${los} large objects`].filter(Boolean).join(', ');
+    throw new RestoreError(`restore target ${target} is not empty (${what})`, {
+      hints: ['restore into an empty database (createdb), or pass --clean to drop and replace the objects the backup contains'],
+    });
+  }
+}
+
+function restoreFailure(error: unknown, target: string, stderr: string): Error {
+  if (error instanceof VerificationError || (error as { code?: string }).code === 'ENCRYPTION_FAILED') return error as Error;
+  const detail = stderr.trim().split('\n').filter(Boolean).slice(-3).join(' | ') || errorMessage(error);
+  return new RestoreError(`restore into ${target} failed: ${detail}`, {
+    hints: ['with --jobs 1 the restore runs in one transaction: the target is unchanged'],
+    cause: error,
+  });
+}
+
+/** Exact row counts of every table restored; a partitioned parent counts only its own rows (none), not its partitions'. */
+async function countRows(url: string): Promise<RestoredTable[]> {
+  const client = await connect(url, { purpose: 'restore target' });
+  try {
+    await client.query('SET row_security = off');
+    const { rows: tables } = await client.query<{ schema: string; name: string }>(`
+      SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+         AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+       ORDER BY 1, 2`);
+    const out: RestoredTable[] = [];
+    for (const t of tables) {
+      const qualified = `${client.escapeIdentifier(t.schema)}.${client.escapeIdentifier(t.name)}`;
+      // row_security off: a table with RLS must be counted whole, or fail loudly rather than undercount.
+      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${qualified}`);
+      out.push({ table: `${t.schema}.${t.name}`, rows: Number(rows[0]!.n) });
+    }
+    return out;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

@@ -1,0 +1,243 @@
+// Local-disk storage target. Objects are files under `root`; a write goes to `<name>.tmp-<random>` (mode 0600),
+// is fsynced, then renamed and the directory fsynced, so a crash never leaves a file that looks complete.
+import { randomBytes } from 'node:crypto';
+import { type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { StorageError, StorageFullError } from '../../errors.js';
+import type { ObjectInfo, StorageDriver, StorageFeature, StorageWriter } from '../types.js';
+
+const TEMP_MARK = '.tmp-';
+
+export interface LocalDriverOptions {
+  root: string;
+  name?: string;
+  /** Overrides free-space measurement (tests of the disk-space pre-check without filling a disk). */
+  freeBytes?: (path: string) => Promise<number>;
+}
+
+export function createLocalDriver(options: LocalDriverOptions): StorageDriver {
+  const root = options.root;
+  const name = options.name ?? 'local';
+  const features: ReadonlySet<StorageFeature> = new Set(['freeSpace']);
+  const full = (path: string) => join(root, ...path.split('/'));
+
+  const fail = (operation: string, path: string, error: unknown): StorageError => {
+    const err = error as NodeJS.ErrnoException;
+    if (err.code === 'ENOSPC' || err.code === 'EDQUOT') {
+      return new StorageFullError(`storage target ${name}: no space left on ${root} while writing ${path}`, {
+        hints: ['free space on that disk, or lower retention, then run the backup again'],
+        cause: error,
+      });
+    }
+    if (err instanceof StorageError) return err;
+    return new StorageError(`storage target ${name}: cannot ${operation} ${path} under ${root}: ${err.message}`, {
+      cause: error,
+    });
+  };
+
+  async function walk(dir: string): Promise<string[]> {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    const files: string[] = [];
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) files.push(...(await walk(path)));
+      else if (entry.isFile()) files.push(path);
+    }
+    return files;
+  }
+
+  const toObjectPath = (file: string) => relative(root, file).split(sep).join('/');
+
+  async function listAll(prefix: string): Promise<string[]> {
+    // Walk only the deepest directory the prefix names fully, then filter by the prefix string.
+    const dirPart = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const files = await walk(dirPart ? full(dirPart) : root);
+    return files.map(toObjectPath).filter((p) => p.startsWith(prefix));
+  }
+
+  return {
+    name,
+    features,
+    location: root,
+
+    async stat(path) {
+      try {
+        const info = await stat(full(path));
+        return info.isFile() ? { path, size: info.size, modifiedAt: info.mtime } : undefined;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw fail('stat', path, error);
+      }
+    },
+
+    async list(prefix) {
+      try {
+        const paths = (await listAll(prefix)).filter((p) => !p.includes(TEMP_MARK));
+        const infos: ObjectInfo[] = [];
+        for (const path of paths) {
+          const info = await stat(full(path));
+          infos.push({ path, size: info.size, modifiedAt: info.mtime });
+        }
+        return infos;
+      } catch (error) {
+        throw fail('list', prefix, error);
+      }
+    },
+
+    read(path) {
+      return Readable.from(readChunks(full(path), (error) => fail('read', path, error)), { objectMode: false });
+    },
+
+    write(path) {
+      const target = full(path);
+      const temp = `${target}${TEMP_MARK}${randomBytes(6).toString('hex')}`;
+      let handle: FileHandle | undefined;
+      let committed = false;
+
+      const stream = new Writable({
+        highWaterMark: 1024 * 1024,
+        construct(callback) {
+          mkdir(dirname(target), { recursive: true, mode: 0o700 })
+            .then(() => open(temp, 'wx', 0o600))
+            .then((h) => {
+              handle = h;
+              callback();
+            })
+            .catch((error) => callback(fail('write', path, error)));
+        },
+        writev(chunks, callback) {
+          handle!
+            .writev(chunks.map((c) => c.chunk as Buffer))
+            .then(() => callback())
+            .catch((error) => callback(fail('write', path, error)));
+        },
+        final(callback) {
+          handle!
+            .sync()
+            .then(() => handle!.close())
+            .then(() => {
+              handle = undefined;
+              callback();
+            })
+            .catch((error) => callback(fail('write', path, error)));
+        },
+        destroy(error, callback) {
+          const h = handle;
+          handle = undefined;
+          if (!h) return callback(error);
+          h.close().then(
+            () => callback(error),
+            () => callback(error),
+          );
+        },
+      });
+
+      const writer: StorageWriter = {
+        stream,
+        async commit() {
+          try {
+            await rename(temp, target);
+            committed = true;
+            await syncDirectory(dirname(target));
+          } catch (error) {
+            throw fail('commit', path, error);
+          }
+        },
+        async abort() {
+          if (committed) return;
+          stream.destroy();
+          await unlink(temp).catch(() => {});
+        },
+      };
+      return writer;
+    },
+
+    async remove(path) {
+      try {
+        await rm(full(path), { force: true });
+        await removeEmptyParents(root, dirname(full(path)));
+      } catch (error) {
+        throw fail('remove', path, error);
+      }
+    },
+
+    async freeBytes(path) {
+      if (options.freeBytes) return options.freeBytes(path);
+      // statfs needs an existing path: climb to the nearest one that exists.
+      let dir = full(path);
+      for (;;) {
+        try {
+          const fs = await statfs(dir);
+          return fs.bavail * fs.bsize;
+        } catch (error) {
+          const parent = dirname(dir);
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === dir) throw fail('stat', path, error);
+          dir = parent;
+        }
+      }
+    },
+
+    async removeIncomplete(prefix) {
+      try {
+        const temps = (await listAll(prefix)).filter((p) => p.includes(TEMP_MARK));
+        for (const path of temps) await unlink(full(path)).catch(() => {});
+        return temps;
+      } catch (error) {
+        throw fail('clean up', prefix, error);
+      }
+    },
+  };
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Removes now-empty directories from `dir` up to (not including) `root`. */
+async function removeEmptyParents(root: string, dir: string): Promise<void> {
+  while (dir.startsWith(root) && dir !== root) {
+    const entries = await readdir(dir).catch(() => undefined);
+    if (!entries || entries.length > 0) return;
+    await rmdir(dir).catch(() => {});
+    dir = dirname(dir);
+  }
+}
+
+const READ_CHUNK = 1024 * 1024;
+
+/** Reads a file in large chunks, mapping open/read errors (a missing object) to the caller's error. */
+async function* readChunks(file: string, mapError: (error: unknown) => Error): AsyncGenerator<Buffer> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    throw mapError(error);
+  }
+  try {
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(READ_CHUNK);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(buffer, 0, READ_CHUNK, null));
+      } catch (error) {
+        throw mapError(error);
+      }
+      if (bytesRead === 0) return;
+      yield bytesRead === READ_CHUNK ? buffer : buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}

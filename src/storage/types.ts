@@ -1,0 +1,40 @@
+// The storage driver contract. Every target (local disk, S3, GCS) implements these few operations; optional
+// abilities are announced in `features` and callers ask `driver.features.has(...)`, never `instanceof`.
+import type { Readable, Writable } from 'node:stream';
+
+/** 'freeSpace': the driver can say how many bytes fit (local disks; object stores are unbounded). */
+export type StorageFeature = 'freeSpace';
+
+export interface ObjectInfo {
+  /** Path relative to the target's root, '/'-separated. */
+  path: string;
+  size: number;
+  modifiedAt: Date;
+}
+
+export interface StorageWriter {
+  /** Where the bytes go. Nothing is visible under the final name until `commit()`. */
+  readonly stream: Writable;
+  /** Makes the object visible under its final name, durably (after the stream finished). */
+  commit(): Promise<void>;
+  /** Removes whatever was written; safe to call after a failure, and more than once. */
+  abort(): Promise<void>;
+}
+
+export interface StorageDriver {
+  /** The target's name in config, messages and manifests: 'local', 's3', 'gcs', …. */
+  readonly name: string;
+  readonly features: ReadonlySet<StorageFeature>;
+  /** Where the target is, for messages: a directory or a bucket URL. */
+  readonly location: string;
+  stat(path: string): Promise<ObjectInfo | undefined>;
+  /** Every object whose path starts with `prefix`, in no particular order. */
+  list(prefix: string): Promise<ObjectInfo[]>;
+  read(path: string): Readable;
+  write(path: string): StorageWriter;
+  remove(path: string): Promise<void>;
+  /** Bytes that can still be written; only when `features.has('freeSpace')`. */
+  freeBytes?(path: string): Promise<number>;
+  /** Removes objects left by writers that never committed (a crash mid-backup) under `prefix`. */
+  removeIncomplete(prefix: string): Promise<string[]>;
+}

@@ -1,0 +1,140 @@
+// Proves a stored dump restorable without restoring it: read it back from storage, check its size and
+// SHA-256, decrypt and decompress it into `pg_restore -f /dev/null` (which reads every data block), and
+// compare the tables in the archive's table of contents with the count taken when it was dumped.
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { KeyRing } from '../crypto/keyring.js';
+import { EncryptionError, PgwardenError, ToolError, VerificationError } from '../errors.js';
+import type { ArtifactInfo } from '../manifest/types.js';
+import { artifactReadStages } from '../pipeline/artifact.js';
+import { DigestTap } from '../pipeline/digest.js';
+import { startTool } from '../postgres/run-tool.js';
+import type { StorageDriver } from '../storage/types.js';
+
+export interface VerifyArtifactOptions {
+  storage: StorageDriver;
+  /** The artifact's path on the target. */
+  path: string;
+  artifact: ArtifactInfo;
+  expectedTables: number;
+  keyring: KeyRing | undefined;
+  pgRestore: string;
+  signal?: AbortSignal | undefined;
+}
+
+export interface ArtifactCheck {
+  tablesInArchive: number;
+  durationSeconds: number;
+}
+
+export async function verifyArtifact(options: VerifyArtifactOptions): Promise<ArtifactCheck> {
+  const started = performance.now();
+  const { storage, path, artifact } = options;
+  const name = `${storage.name}:${path}`;
+
+  const info = await storage.stat(path);
+  if (!info) throw new VerificationError('missing', `artifact ${name} is missing`);
+  if (info.size !== artifact.storedBytes) {
+    const how = info.size < artifact.storedBytes ? 'truncated' : 'longer than recorded';
+    throw new VerificationError('size', `artifact ${name} is ${how}: ${info.size} bytes stored, the manifest records ${artifact.storedBytes}`);
+  }
+  if (artifact.encryption && !options.keyring) {
+    throw new VerificationError('decrypt', `artifact ${name} is encrypted with key "${artifact.encryption.keyId}" but no encryption keys are configured`, {
+      hints: ['add the key to encryption.keys in the config'],
+    });
+  }
+
+  // Pass 1: every byte, through pg_restore.
+  const read = artifactReadStages({ compression: artifact.compression.algorithm, keyring: options.keyring, encrypted: artifact.encryption !== null });
+  const restore = startTool(options.pgRestore, ['--file=/dev/null'], { stdin: 'pipe', signal: options.signal, label: 'pg_restore (verify)' });
+  try {
+    await Promise.all([pipeline([storage.read(path), ...read.stages, restore.stdin!], { signal: options.signal }), restore.done]);
+  } catch (error) {
+    restore.kill();
+    await restore.done.catch(() => {});
+    // A flipped bit shows up as a decrypt, gzip or archive error; the checksum says it's the stored bytes.
+    await assertChecksum(storage, path, artifact.sha256, name);
+    throw classifyReadError(error, name, restore.stderrTail());
+  }
+  const sha = read.stored.sha256();
+  if (sha !== artifact.sha256) {
+    throw new VerificationError('checksum', `artifact ${name} does not match its checksum: sha256 ${sha}, the manifest records ${artifact.sha256}`);
+  }
+
+  // Pass 2: the table of contents sits at the start of the archive, so this reads only the head.
+  const tablesInArchive = await countArchiveTables(options, name);
+  if (tablesInArchive !== options.expectedTables) {
+    throw new VerificationError(
+      'tables',
+      `artifact ${name} holds ${tablesInArchive} tables; ${options.expectedTables} were counted when it was dumped`,
+    );
+  }
+  return { tablesInArchive, durationSeconds: (performance.now() - started) / 1000 };
+}
+
+async function assertChecksum(storage: StorageDriver, path: string, expected: string, name: string): Promise<void> {
+  const tap = new DigestTap({ hash: true });
+  try {
+    await pipeline(storage.read(path), tap, new Writable({ write: (_c, _e, cb) => cb() }));
+  } catch {
+    return; // unreadable: the original error says more
+  }
+  const sha = tap.sha256();
+  if (sha !== expected) {
+    throw new VerificationError('checksum', `artifact ${name} does not match its checksum: sha256 ${sha}, the manifest records ${expected}`, {
+      hints: ['the stored copy was altered or damaged; restore from another copy or take a new backup'],
+    });
+  }
+}
+
+function classifyReadError(error: unknown, name: string, stderr: string): PgwardenError {
+  if (error instanceof EncryptionError) {
+    return new VerificationError('decrypt', `artifact ${name}: ${error.message}`, { hints: error.hints, cause: error });
+  }
+  const err = error as NodeJS.ErrnoException;
+  if (typeof err.code === 'string' && err.code.startsWith('Z_')) {
+    return new VerificationError('decompress', `artifact ${name} does not decompress: ${err.message}`, { cause: error });
+  }
+  if (error instanceof ToolError || err.code === 'EPIPE') {
+    const detail = stderr.trim().split('\n').slice(-2).join(' | ') || (error as Error).message;
+    return new VerificationError('archive', `artifact ${name} is not a readable pg_dump archive: ${detail}`, { cause: error });
+  }
+  if (error instanceof PgwardenError) return error;
+  return new VerificationError('archive', `artifact ${name} could not be read through: ${(error as Error).message}`, { cause: error });
+}
+
+/** Runs `pg_restore --list` on the head of the artifact and counts its TABLE entries. */
+async function countArchiveTables(options: VerifyArtifactOptions, name: string): Promise<number> {
+  const { storage, path, artifact } = options;
+  const read = artifactReadStages({ compression: artifact.compression.algorithm, keyring: options.keyring, encrypted: artifact.encryption !== null });
+  const list = startTool(options.pgRestore, ['--list'], { stdin: 'pipe', stdout: 'pipe', signal: options.signal, label: 'pg_restore --list' });
+  let text = '';
+  list.stdout!.setEncoding('utf8');
+  list.stdout!.on('data', (chunk: string) => {
+    text += chunk;
+  });
+  const feeding = new AbortController();
+  // pg_restore closes its stdin once it has the list (EPIPE here): that is expected, so the error is kept, not thrown.
+  const feed = pipeline([storage.read(path), ...read.stages, list.stdin!], { signal: feeding.signal }).catch((error: unknown) => error);
+  try {
+    await list.done;
+  } catch (error) {
+    feeding.abort();
+    await feed;
+    throw classifyReadError(error, name, list.stderrTail());
+  }
+  // pg_restore stopped reading once it had the list; the rest of the stream is not needed.
+  feeding.abort();
+  await feed;
+  return countTocTables(text);
+}
+
+/** Counts `TABLE` entries (not `TABLE DATA`) in `pg_restore --list` output. */
+export function countTocTables(listing: string): number {
+  let count = 0;
+  for (const line of listing.split('\n')) {
+    // Other entries start with TABLE too: "TABLE DATA" (the rows) and "TABLE ATTACH" (a partition's attachment).
+    if (/^\d+; \d+ \d+ TABLE (?!DATA |ATTACH )/.test(line)) count++;
+  }
+  return count;
+}
