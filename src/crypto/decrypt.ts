@@ -3,7 +3,7 @@
 
 import { Transform, type TransformCallback } from 'node:stream';
 import { EncryptionError } from '../errors.js';
-import { deriveFileKey, type HeaderSecrets, MAX_RECORDS, newNonce, parseHeader, recordOffset, setNonceCounter, TAG_BYTES } from './format.js';
+import { deriveFileKey, type HeaderCipherFields, MAX_RECORDS, newNonce, parseHeader, recordOffset, setNonceCounter, TAG_BYTES } from './format.js';
 import { createFramer, type Framer } from './framer.js';
 import { openRecord } from './record.js';
 import type { EncryptionHeader, KeyRing } from './types.js';
@@ -61,15 +61,11 @@ export function createDecryptStream(keyring: KeyRing): Transform {
     },
   });
 
-  function push(pieces: Buffer[]): void {
-    for (const piece of pieces) stream.push(piece);
-  }
-
   /** A full record with more input after it: it must be a non-final one. */
   function openMiddle(s: Session, record: Buffer): void {
     const plaintext = open(s, record, false);
     if (plaintext !== undefined) {
-      push(plaintext);
+      stream.push(plaintext);
       s.counter += 1;
       return;
     }
@@ -82,7 +78,7 @@ export function createDecryptStream(keyring: KeyRing): Transform {
     if (record.length < TAG_BYTES) throw truncated(received);
     const plaintext = open(s, record, true);
     if (plaintext !== undefined) {
-      push(plaintext);
+      stream.push(plaintext);
       return;
     }
     // A whole record that opens as a middle one: the stream was cut at a record boundary.
@@ -91,7 +87,7 @@ export function createDecryptStream(keyring: KeyRing): Transform {
     throw authenticationFailed(s, whole ? 'middle' : 'end');
   }
 
-  function open(s: Session, record: Buffer, last: boolean): Buffer[] | undefined {
+  function open(s: Session, record: Buffer, last: boolean): Buffer | undefined {
     if (s.counter >= MAX_RECORDS) {
       throw new EncryptionError(`encrypted stream has more than ${MAX_RECORDS} chunks, more than the format allows`, {
         hints: [OTHER_COPY_HINT],
@@ -132,7 +128,7 @@ export function createDecryptStream(keyring: KeyRing): Transform {
   return stream;
 }
 
-function startSession(keyring: KeyRing, parsed: EncryptionHeader & HeaderSecrets): Session {
+function startSession(keyring: KeyRing, parsed: EncryptionHeader & HeaderCipherFields): Session {
   const masterKey = keyring.get(parsed.keyId);
   if (masterKey === undefined) {
     const have = keyring.ids();

@@ -51,9 +51,6 @@ export function createEncryptStream(key: EncryptionKey, options: EncryptStreamOp
       }
     },
   });
-  const emit = (bytes: Buffer): void => {
-    stream.push(bytes);
-  };
 
   function sealChunk(plaintext: Buffer, last: boolean): void {
     if (counter >= MAX_RECORDS) {
@@ -61,7 +58,9 @@ export function createEncryptStream(key: EncryptionKey, options: EncryptStreamOp
         hints: ['use a larger chunk size'],
       });
     }
-    sealRecord(fileKey, setNonceCounter(nonce, counter, last), header, plaintext, emit);
+    const [ciphertext, tag] = sealRecord(fileKey, setNonceCounter(nonce, counter, last), header, plaintext);
+    stream.push(ciphertext);
+    stream.push(tag);
     counter += 1;
   }
 

@@ -2,14 +2,11 @@
 // /usr/lib/postgresql/<N>/bin and puts only version-switching wrappers (and no server tools) on PATH,
 // so PATH is the last place we look, not the first.
 
-import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, readdir, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { promisify } from 'node:util';
 import { ToolError } from '../errors.js';
-
-const execFileAsync = promisify(execFile);
+import { runToolForText } from './run-tool.js';
 
 /** Where distribution packages put one directory per major version. */
 export const DEBIAN_PG_ROOT = '/usr/lib/postgresql';
@@ -85,7 +82,7 @@ export async function findPgBinDir(options: FindPgBinDirOptions = {}): Promise<s
 /** The major version a program reports (`pg_ctl (PostgreSQL) 15.18` → 15), or undefined if it cannot say. */
 export async function pgToolMajor(program: string): Promise<number | undefined> {
   try {
-    const { stdout } = await execFileAsync(program, ['--version'], { timeout: 10_000 });
+    const stdout = await runToolForText(program, ['--version'], { signal: AbortSignal.timeout(10_000) });
     const match = /\(PostgreSQL\)\s+(\d+)/.exec(stdout) ?? /PostgreSQL\s+(\d+)/.exec(stdout);
     return match?.[1] === undefined ? undefined : Number(match[1]);
   } catch {
@@ -102,7 +99,7 @@ async function acceptable(dir: string, tool: string, major: number | undefined):
 
 async function pgConfigBinDir(): Promise<string | undefined> {
   try {
-    const { stdout } = await execFileAsync('pg_config', ['--bindir'], { timeout: 10_000 });
+    const stdout = await runToolForText('pg_config', ['--bindir'], { signal: AbortSignal.timeout(10_000) });
     const dir = stdout.trim();
     return dir === '' ? undefined : dir;
   } catch {

@@ -2,18 +2,15 @@
 // one call gives a running server in its own temp dir, and a process-wide safety net keeps a crashed
 // run from leaking postmasters that would hold ports and shared memory for the next one.
 
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { appendFile, chown, mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { DatabaseUnreachableError, errorMessage, ToolError } from '../errors.js';
 import { findPgBinDir } from './bindir.js';
-
-const execFileAsync = promisify(execFile);
+import { runToolForText } from './run-tool.js';
 
 export type StopMode = 'fast' | 'immediate';
 export type SettingValue = string | number | boolean;
@@ -46,7 +43,10 @@ export interface Cluster {
   readonly binDir: string;
   /** `postgres://user@127.0.0.1:port/database`, names percent-encoded. */
   url(database?: string, user?: string): string;
-  /** One statement, as the superuser, on a short-lived connection to `database` (default postgres). */
+  /**
+   * SQL as the superuser, on a short-lived connection to `database` (default postgres). Without
+   * params, a multi-statement script also runs (as one transaction), but pg then resolves an array.
+   */
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     sql: string,
     params?: unknown[],
@@ -131,7 +131,7 @@ function makeCluster(parts: ClusterParts): Cluster {
     params?: unknown[],
     database = 'postgres',
   ): Promise<pg.QueryResult<R>> => {
-    const client = new pg.Client({ host: '127.0.0.1', port, user: superuser, database });
+    const client = new pg.Client({ host: '127.0.0.1', port, user: superuser, database, connectionTimeoutMillis: 10_000 });
     // Without a listener, a server that goes away mid-query would crash the process instead of
     // failing the query.
     client.on('error', () => {});
@@ -456,8 +456,8 @@ interface Owner {
 async function serverOwner(): Promise<Owner | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   try {
-    const uid = Number((await execFileAsync('id', ['-u', SERVER_OS_USER])).stdout.trim());
-    const gid = Number((await execFileAsync('id', ['-g', SERVER_OS_USER])).stdout.trim());
+    const uid = Number((await runToolForText('id', ['-u', SERVER_OS_USER])).trim());
+    const gid = Number((await runToolForText('id', ['-g', SERVER_OS_USER])).trim());
     return { uid, gid };
   } catch (error) {
     throw new ToolError(`running as root, but there is no '${SERVER_OS_USER}' OS user to run postgresql as`, {
@@ -479,35 +479,16 @@ async function checkOwnerCanWrite(owner: Owner, dir: string): Promise<void> {
 }
 
 /** Runs a program (as the server's OS user when we are root) and returns its stdout. */
-async function runTool(program: string, args: string[], context: { owner: Owner | undefined; cwd: string }) {
+function runTool(program: string, args: string[], context: { owner: Owner | undefined; cwd: string }): Promise<string> {
   const [file, argv] =
     context.owner === undefined ? [program, args] : ['runuser', ['-u', SERVER_OS_USER, '--', program, ...args]];
-  try {
-    const { stdout } = await execFileAsync(file, argv, {
-      cwd: context.cwd,
-      env: toolEnvironment(),
-      timeout: TOOL_TIMEOUT_MS,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    return stdout;
-  } catch (error) {
-    const failure = error as { code?: unknown; signal?: unknown; stderr?: unknown; stdout?: unknown };
-    const output = `${String(failure.stderr ?? '')}${String(failure.stdout ?? '')}`.trim();
-    const status = typeof failure.code === 'number' ? `exit ${failure.code}` : String(failure.signal ?? failure.code);
-    throw new ToolError(`${basename(program)} ${args[0] ?? ''} failed (${status}): ${lastLines(output, 15)}`, {
-      cause: error,
-    });
-  }
-}
-
-/** Our environment minus PG* variables (PGDATA, PGPORT…), which would redirect the tools, with English messages. */
-function toolEnvironment(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith('PG')) env[key] = value;
-  }
-  env['LC_ALL'] = 'C';
-  return env;
+  return runToolForText(file, argv, {
+    cwd: context.cwd,
+    // English messages, which startPostmaster and initdb's locale fallback look for.
+    env: { LC_ALL: 'C' },
+    label: `${basename(program)} ${args[0] ?? ''}`.trim(),
+    signal: AbortSignal.timeout(TOOL_TIMEOUT_MS),
+  });
 }
 
 // ---- reading the log ----

@@ -1,7 +1,7 @@
 // The one way pgwarden runs an external program (pg_dump, pg_restore, tar, …): stdio streamed, never buffered,
 // the tail of stderr kept for the error message, the process killed when the caller aborts.
 import { type ChildProcess, spawn } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import { type Readable, Writable } from 'node:stream';
 import { AbortedError, ToolError } from '../errors.js';
 
 export interface ToolOptions {
@@ -117,4 +117,42 @@ function lastLines(text: string): string {
     .map((l) => l.trim())
     .filter((l) => l !== '');
   return lines.slice(-3).join(' | ');
+}
+
+/**
+ * A Writable feeding a program's stdin that outlives the program closing it early. pg_restore stops reading
+ * once it has processed the archive's last entry, sometimes before we end its stdin; writing on would fail
+ * with EPIPE or "premature close". After such a close the rest is discarded, so upstream stages (the checksum
+ * tap) still see every byte, and the program's exit status decides success.
+ */
+export function toolSink(tool: ToolProcess): Writable {
+  const stdin = tool.stdin;
+  if (!stdin) throw new Error('toolSink: the program was started without stdin: "pipe"');
+  let closed = false;
+  const markClosed = () => {
+    closed = true;
+  };
+  stdin.on('error', markClosed);
+  stdin.on('close', markClosed);
+  return new Writable({
+    highWaterMark: 1024 * 1024,
+    write(chunk: Buffer, _encoding, callback) {
+      if (closed || stdin.destroyed || stdin.write(chunk)) {
+        callback();
+        return;
+      }
+      const done = () => {
+        stdin.off('drain', done);
+        stdin.off('close', done);
+        callback();
+      };
+      stdin.on('drain', done);
+      stdin.on('close', done);
+    },
+    final(callback) {
+      if (closed || stdin.destroyed) callback();
+      // An error closing the pipe is the program's business: its exit status reports it.
+      else stdin.end(() => callback());
+    },
+  });
 }

@@ -16,7 +16,7 @@ import { RestoreError, StorageFullError, VerificationError, errorMessage } from 
 import { artifactReadStages } from '../pipeline/artifact.js';
 import { DigestTap } from '../pipeline/digest.js';
 import { connect, describeUrl, toolConnection } from '../postgres/connection.js';
-import { startTool } from '../postgres/run-tool.js';
+import { startTool, toolSink } from '../postgres/run-tool.js';
 import { findPgTool } from '../postgres/tools.js';
 import type { StorageDriver } from '../storage/types.js';
 import { formatBytes } from '../backup/precheck.js';
@@ -99,7 +99,7 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
         label: `pg_restore into ${target}`,
       });
       try {
-        await Promise.all([pipeline([ctx.storage.read(artifactPath), ...read().stages, restore.stdin!], { signal: ctx.signal }), restore.done]);
+        await Promise.all([pipeline([ctx.storage.read(artifactPath), ...read().stages, toolSink(restore)], { signal: ctx.signal }), restore.done]);
       } catch (error) {
         restore.kill();
         await restore.done.catch(() => {});

@@ -8,7 +8,7 @@ import { EncryptionError, PgwardenError, ToolError, VerificationError } from '..
 import type { ArtifactInfo } from '../manifest/types.js';
 import { artifactReadStages } from '../pipeline/artifact.js';
 import { DigestTap } from '../pipeline/digest.js';
-import { startTool } from '../postgres/run-tool.js';
+import { startTool, toolSink } from '../postgres/run-tool.js';
 import type { StorageDriver } from '../storage/types.js';
 
 export interface VerifyArtifactOptions {
@@ -48,7 +48,7 @@ export async function verifyArtifact(options: VerifyArtifactOptions): Promise<Ar
   const read = artifactReadStages({ compression: artifact.compression.algorithm, keyring: options.keyring, encrypted: artifact.encryption !== null });
   const restore = startTool(options.pgRestore, ['--file=/dev/null'], { stdin: 'pipe', signal: options.signal, label: 'pg_restore (verify)' });
   try {
-    await Promise.all([pipeline([storage.read(path), ...read.stages, restore.stdin!], { signal: options.signal }), restore.done]);
+    await Promise.all([pipeline([storage.read(path), ...read.stages, toolSink(restore)], { signal: options.signal }), restore.done]);
   } catch (error) {
     restore.kill();
     await restore.done.catch(() => {});

@@ -187,7 +187,10 @@ export function createLocalDriver(options: LocalDriverOptions): StorageDriver {
     async removeIncomplete(prefix) {
       try {
         const temps = (await listAll(prefix)).filter((p) => p.includes(TEMP_MARK));
-        for (const path of temps) await unlink(full(path)).catch(() => {});
+        for (const path of temps) {
+          await unlink(full(path)).catch(() => {});
+          await removeEmptyParents(root, dirname(full(path)));
+        }
         return temps;
       } catch (error) {
         throw fail('clean up', prefix, error);

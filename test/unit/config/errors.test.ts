@@ -146,6 +146,7 @@ test('an encryption section with no keys is rejected', () => {
 });
 
 test('an unset environment variable names the field and the variable', () => {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: config text holding a ${VAR} reference
   const text = MINIMAL.replace('"postgres://pgwarden@db1:5432/pgwarden"', '"${PG_URL}"');
   const error = rejection(text);
   assert.deepEqual(error.problems, ['catalog.url: environment variable PG_URL is not set']);
@@ -238,7 +239,7 @@ test('a duplicated YAML key is an error on its line', () => {
 
 test('an unquoted cron expression is a YAML error with a hint to quote it', () => {
   const error = rejection(`${MINIMAL}schedules:\n  healthCheck: */15 * * * *\n`);
-  assert.deepEqual(error.problems, ['line 7, column 21: Unexpected alias at node end']);
+  assert.deepEqual(error.problems, ['line 8, column 21: Unexpected alias at node end']);
   assert.match(error.hints.join('\n'), /quote/);
 });
 

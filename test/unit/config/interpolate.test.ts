@@ -1,4 +1,5 @@
 // `${VAR}`, `${VAR:-default}`, `$${` escapes, `VAR_FILE` and `key_FILE` keys.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are config text holding ${VAR} references
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

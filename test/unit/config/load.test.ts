@@ -46,6 +46,7 @@ test('relative paths in the file are resolved from its directory, not the workin
 
 test('the environment passed in is the one interpolated', async () => {
   const file = join(dir, 'env.yml');
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: config text holding a ${VAR} reference
   writeFileSync(file, MINIMAL.replace('postgres://pgwarden@db1/pgwarden', '${CATALOG_URL}'));
   const config = await loadConfig(file, { CATALOG_URL: 'postgres://pgwarden@db7/pgwarden' });
   assert.equal(config.catalog.url, 'postgres://pgwarden@db7/pgwarden');

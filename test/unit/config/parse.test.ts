@@ -187,7 +187,7 @@ test('a key with no value (YAML null) counts as not set, so its default applies'
   assert.equal(config.logLevel, 'info');
 });
 
-test('numbers and booleans written as ${VAR} are accepted in their plain spelling', () => {
+test('numbers and booleans that come from environment variables are accepted in their plain spelling', () => {
   const text = `${MINIMAL}server: { port: "\${PORT}" }\nbackup: { jobs: "\${JOBS}" }\nchannels: { email: { host: h, secure: "\${SECURE}", from: a@b, to: [c@d] } }\n`;
   const config = parseConfig(text, { env: { PORT: '8080', JOBS: '2', SECURE: 'true' } });
   assert.equal(config.server.port, 8080);

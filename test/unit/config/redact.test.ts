@@ -103,6 +103,7 @@ test('no secret value appears in the errors of an invalid config', () => {
     .replace('accountSid: AC123', 'accountSid: XX123')
     .replace('to: [b@example.com]', 'to: []')
     .replace('metricsAuth: { username: prom,', 'metricsAuth: { usernme: prom,')
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: config text holding a ${VAR} reference
     .concat('logLevel: "${SLACK_TOKEN}"\nbackup: { compression: "${PD_KEY}" }\n');
   const short = { ...SECRETS, KEY: Buffer.alloc(16, 5).toString('base64'), API_TOKEN: 'short-token' };
   try {

@@ -1,0 +1,139 @@
+// Runs pgwarden the way a user does — the built CLI as a child process with a config file — against a
+// throwaway cluster, and reads back what it left: catalog rows, logs, files on local storage.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { packageRoot } from '../../src/package-root.js';
+import type { Cluster, CleanupHooks } from './postgres.js';
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export const CLI = join(packageRoot(), 'bin', 'pgwarden.js');
+
+export function runCli(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface WardenSetup {
+  dir: string;
+  storageDir: string;
+  configPath: string;
+  catalogUrl: string;
+  key: string;
+  /** Runs the CLI with this setup's config. */
+  run(args: string[], env?: Record<string, string>): Promise<CliResult>;
+  /** Rewrites the config (e.g. to add a database or change the key). */
+  writeConfig(overrides?: ConfigOverrides): Promise<void>;
+  query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]>;
+  /** Every file under the storage dir, relative, sorted. */
+  storageFiles(): Promise<string[]>;
+}
+
+export interface ConfigOverrides {
+  databases?: { name: string; url: string }[];
+  encrypt?: boolean;
+  keys?: { id: string; key: string }[];
+  storagePath?: string;
+  extra?: string;
+}
+
+/**
+ * A catalog database on `cluster`, a temp storage dir and a config file. The config starts with one
+ * database entry per `databases` (default none) and can be rewritten per test.
+ */
+export async function setupWarden(hooks: CleanupHooks, cluster: Cluster, initial: ConfigOverrides = {}): Promise<WardenSetup> {
+  const dir = await mkdtemp(join(tmpdir(), 'pgwarden-test-'));
+  hooks.after(() => rm(dir, { recursive: true, force: true }));
+  const catalogName = `catalog_${randomBytes(4).toString('hex')}`;
+  const catalogUrl = await cluster.createDatabase(catalogName);
+  const storageDir = join(dir, 'backups');
+  const configPath = join(dir, 'pgwarden.yml');
+  const key = randomBytes(32).toString('base64');
+  let current: ConfigOverrides = initial;
+
+  const writeConfig = async (overrides: ConfigOverrides = current) => {
+    current = overrides;
+    const databases = overrides.databases ?? [];
+    const keys = overrides.keys ?? (overrides.encrypt ? [{ id: 'k1', key }] : []);
+    const lines = [
+      `catalog: { url: "${catalogUrl}" }`,
+      'databases:',
+      ...databases.map((d) => `  - { name: "${d.name}", url: "${d.url}" }`),
+      `storage: { local: { path: "${overrides.storagePath ?? storageDir}" } }`,
+      ...(keys.length > 0 ? ['encryption:', '  keys:', ...keys.map((k) => `    - { id: "${k.id}", key: "${k.key}" }`)] : []),
+      'logLevel: warn',
+      overrides.extra ?? '',
+    ];
+    await writeFile(configPath, `${lines.join('\n')}\n`);
+  };
+  await writeConfig(initial);
+
+  return {
+    dir,
+    storageDir,
+    configPath,
+    catalogUrl,
+    key,
+    run: (args, env) => runCli(['--config', configPath, ...args], { env }),
+    writeConfig,
+    async query(sql, params) {
+      const client = new pg.Client({ connectionString: catalogUrl });
+      await client.connect();
+      try {
+        return (await client.query(sql, params)).rows;
+      } finally {
+        await client.end();
+      }
+    },
+    storageFiles: () => listFiles(storageDir),
+  };
+}
+
+export async function listFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string, rel: string) => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.isDirectory()) await walk(join(dir, e.name), `${rel}${e.name}/`);
+      else out.push(`${rel}${e.name}`);
+    }
+  };
+  await walk(root, '');
+  return out.sort();
+}
+
+/** The backup ids a `backup full` run printed (one per line on stdout). */
+export function printedIds(result: CliResult): string[] {
+  return result.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^\d{8}T\d{6}Z-full-[0-9a-f]{6}$/.test(l));
+}
