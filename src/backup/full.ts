@@ -6,13 +6,13 @@ import type { DatabaseConfig } from '../config/index.js';
 import { AbortedError, PrecheckError, ToolError, errorMessage, isPgwardenError } from '../errors.js';
 import { backupDir, newBackupId } from '../manifest/layout.js';
 import { sealManifest } from '../manifest/manifest.js';
-import { type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
+import { type ArtifactFormat, type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
 import { writeArtifact } from '../pipeline/artifact.js';
 import { compressionSuffix } from '../pipeline/compression.js';
 import { toolConnection } from '../postgres/connection.js';
-import { startTool, type ToolProcess } from '../postgres/run-tool.js';
 import { findPgTool, type PgTool } from '../postgres/tools.js';
 import { verifyArtifact } from '../verify/verify-artifact.js';
+import { type DumpSource, startDump } from './dump-source.js';
 import { checkDiskSpace, checkReadable, connectSource, describeSource, expectedSize, formatBytes } from './precheck.js';
 import { createRunLog } from './run-log.js';
 import type { BackupContext, BackupResult } from './types.js';
@@ -36,13 +36,14 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig): Pro
   const dir = backupDir(prefix, db.name, 'full', backupId);
   const compression = { algorithm: config.backup.compression, level: config.backup.compressionLevel };
   const encryptionKey = ctx.keyring?.encryptionKey();
-  const artifactFile = `dump.pgc${compressionSuffix(compression.algorithm)}${encryptionKey ? '.enc' : ''}`;
+  const format: ArtifactFormat = config.backup.jobs > 1 ? 'directory-tar' : 'custom';
+  const artifactFile = `${format === 'custom' ? 'dump.pgc' : 'dump.tar'}${compressionSuffix(compression.algorithm)}${encryptionKey ? '.enc' : ''}`;
   const artifactPath = `${dir}/${artifactFile}`;
   const log = createRunLog({ catalog, logger: ctx.logger, backupId, database: db.name, operation: 'backup' });
 
   const lockClient = await ctx.catalogClient();
   let source: pg.Client | undefined;
-  let dump: ToolProcess | undefined;
+  let dump: DumpSource | undefined;
   let expected: number | null = null;
   let artifactCommitted = false;
   try {
@@ -70,21 +71,25 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig): Pro
     );
     const { snapshot, tables, lsn } = snap.rows[0]!;
 
-    const conn = toolConnection(db.url);
-    dump = startTool(pgDump.path, ['--format=custom', '--compress=0', `--snapshot=${snapshot}`, `--dbname=${conn.dbname}`], {
-      stdout: 'pipe',
-      env: conn.env,
+    dump = await startDump({
+      pgDump: pgDump.path,
+      connection: toolConnection(db.url),
+      snapshot,
+      jobs: config.backup.jobs,
+      database: db.name,
+      databaseBytes: info.databaseBytes,
+      tempDir: config.backup.tempDir,
       signal: ctx.signal,
-      label: `pg_dump of database "${db.name}"`,
     });
     const written = await writeArtifact({
-      source: dump.stdout!,
+      source: dump.stream,
       sourceDone: dump.done,
       compression,
       encryptionKey,
       writers: [storage.write(artifactPath)],
       signal: ctx.signal,
     });
+    await dump.cleanup();
     artifactCommitted = true;
     await source.query('COMMIT');
     await source.end();
@@ -99,10 +104,11 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig): Pro
     const check = await verifyArtifact({
       storage,
       path: artifactPath,
-      artifact: artifactInfo(artifactFile, compression, encryptionKey?.id, written),
+      artifact: artifactInfo(artifactFile, format, compression, encryptionKey?.id, written),
       expectedTables: tables,
       keyring: ctx.keyring,
       pgRestore: pgRestore.path,
+      tempDir: config.backup.tempDir,
       signal: ctx.signal,
     });
     await log('verify', 'info', `verified: checksum, every data block read through pg_restore, ${check.tablesInArchive} tables`, { ...check });
@@ -117,7 +123,7 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig): Pro
       startedAt: createdAt.toISOString(),
       finishedAt: dumpedAt.toISOString(),
       startLsn: lsn,
-      artifact: artifactInfo(artifactFile, compression, encryptionKey?.id, written),
+      artifact: artifactInfo(artifactFile, format, compression, encryptionKey?.id, written),
       tables: { count: tables },
       expectedBytes: expected,
       verification: { ok: true, at: verifiedAt.toISOString(), error: null, tablesInArchive: check.tablesInArchive, durationSeconds: check.durationSeconds },
@@ -142,6 +148,7 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig): Pro
     return result(backupId, db.name, 'succeeded', createdAt, ctx.now(), written.storedBytes, written.sha256, null);
   } catch (error) {
     dump?.kill();
+    await dump?.cleanup();
     await source?.query('ROLLBACK').catch(() => {});
     const failure = ctx.signal?.aborted ? new AbortedError(`backup aborted: ${errorMessage(ctx.signal.reason ?? error)}`) : error;
     const message = errorMessage(failure);
@@ -175,13 +182,14 @@ async function findTools(binDir: string | undefined, serverMajor: number): Promi
 
 function artifactInfo(
   file: string,
+  format: ArtifactFormat,
   compression: BackupManifest['artifact']['compression'],
   keyId: string | undefined,
   written: { rawBytes: number; storedBytes: number; sha256: string },
 ): BackupManifest['artifact'] {
   return {
     file,
-    format: 'custom',
+    format,
     compression,
     encryption: keyId ? { keyId, format: 'pgwenc-1' } : null,
     rawBytes: written.rawBytes,

@@ -102,7 +102,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
       const result = await withApp((app) =>
-        verifyBackup({ ...app, prefix: app.config.storage.prefix, pgBinDir: app.config.backup.pgBinDir, signal: abort.signal }, id, actor),
+        verifyBackup({ ...app, prefix: app.config.storage.prefix, pgBinDir: app.config.backup.pgBinDir, tempDir: app.config.backup.tempDir, signal: abort.signal }, id, actor),
       );
       if (opts.json) printJson(io.out, result);
       else if (result.ok) io.out(`backup ${id} verified: ${result.tables} tables, checksum and every data block read (${result.duration_seconds}s)\n`);

@@ -6,6 +6,8 @@ import { Writable } from 'node:stream';
 export class FanOut extends Writable {
   constructor(private readonly destinations: Writable[]) {
     super({ highWaterMark: 1024 * 1024 });
+    // A destination's error may come between writes, when nobody awaits it: fail the whole fan-out then.
+    for (const destination of destinations) destination.on('error', (error) => this.destroy(error));
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {

@@ -2,7 +2,6 @@
 // first (a restore never loads data that fails its checksum), then streamed through decrypt + decompress
 // into pg_restore. One job: a single transaction, so a failure leaves the target as it was. Several jobs:
 // pg_restore needs a seekable archive, so the plain dump is first written to a temporary file.
-import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +15,8 @@ import { RestoreError, StorageFullError, VerificationError, errorMessage } from 
 import { artifactReadStages } from '../pipeline/artifact.js';
 import { DigestTap } from '../pipeline/digest.js';
 import { connect, describeUrl, toolConnection } from '../postgres/connection.js';
-import { startTool, toolSink } from '../postgres/run-tool.js';
+import { startTool, type ToolProcess, toolSink } from '../postgres/run-tool.js';
+import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { findPgTool } from '../postgres/tools.js';
 import type { StorageDriver } from '../storage/types.js';
 import { formatBytes } from '../backup/precheck.js';
@@ -91,13 +91,23 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
     const read = () =>
       artifactReadStages({ compression: manifest.artifact.compression.algorithm, keyring: ctx.keyring, encrypted: manifest.artifact.encryption !== null });
 
-    if (options.jobs <= 1) {
-      const restore = startTool(pgRestore.path, ['--single-transaction', ...args], {
-        stdin: 'pipe',
-        env: conn.env,
+    const label = `pg_restore into ${target}`;
+    if (manifest.artifact.format === 'directory-tar') {
+      const unpacked = await unpackDirectoryArchive({
+        source: ctx.storage.read(artifactPath),
+        stages: read().stages,
+        rawBytes: manifest.artifact.rawBytes,
+        tempDir: ctx.tempDir,
         signal: ctx.signal,
-        label: `pg_restore into ${target}`,
       });
+      try {
+        const parallel = options.jobs > 1 ? [`--jobs=${options.jobs}`] : ['--single-transaction'];
+        await runRestore(startTool(pgRestore.path, [...parallel, ...args, unpacked.dir], { env: conn.env, signal: ctx.signal, label }), target);
+      } finally {
+        await unpacked.cleanup();
+      }
+    } else if (options.jobs <= 1) {
+      const restore = startTool(pgRestore.path, ['--single-transaction', ...args], { stdin: 'pipe', env: conn.env, signal: ctx.signal, label });
       try {
         await Promise.all([pipeline([ctx.storage.read(artifactPath), ...read().stages, toolSink(restore)], { signal: ctx.signal }), restore.done]);
       } catch (error) {
@@ -106,9 +116,10 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
         throw restoreFailure(error, target, restore.stderrTail());
       }
     } else {
+      // pg_restore --jobs needs a seekable archive: the plain dump goes to a temporary file first.
       const dir = await mkdtemp(join(ctx.tempDir ?? tmpdir(), 'pgwarden-restore-'));
       try {
-        const file = join(dir, `${randomBytes(4).toString('hex')}.pgc`);
+        const file = join(dir, 'dump.pgc');
         const free = await statfs(dir).then((s) => s.bavail * s.bsize);
         if (free < manifest.artifact.rawBytes) {
           throw new StorageFullError(`a parallel restore needs ${formatBytes(manifest.artifact.rawBytes)} of temporary space in ${dir}; ${formatBytes(free)} is free`, {
@@ -116,16 +127,7 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
           });
         }
         await pipeline([ctx.storage.read(artifactPath), ...read().stages, createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
-        const restore = startTool(pgRestore.path, [`--jobs=${options.jobs}`, ...args, file], {
-          env: conn.env,
-          signal: ctx.signal,
-          label: `pg_restore into ${target}`,
-        });
-        try {
-          await restore.done;
-        } catch (error) {
-          throw restoreFailure(error, target, restore.stderrTail());
-        }
+        await runRestore(startTool(pgRestore.path, [`--jobs=${options.jobs}`, ...args, file], { env: conn.env, signal: ctx.signal, label }), target);
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
@@ -146,6 +148,14 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
   } catch (error) {
     await audit('failed', { target, error: errorMessage(error) });
     throw error;
+  }
+}
+
+async function runRestore(restore: ToolProcess, target: string): Promise<void> {
+  try {
+    await restore.done;
+  } catch (error) {
+    throw restoreFailure(error, target, restore.stderrTail());
   }
 }
 

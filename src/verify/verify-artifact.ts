@@ -8,6 +8,7 @@ import { EncryptionError, PgwardenError, ToolError, VerificationError } from '..
 import type { ArtifactInfo } from '../manifest/types.js';
 import { artifactReadStages } from '../pipeline/artifact.js';
 import { DigestTap } from '../pipeline/digest.js';
+import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { startTool, toolSink } from '../postgres/run-tool.js';
 import type { StorageDriver } from '../storage/types.js';
 
@@ -19,6 +20,8 @@ export interface VerifyArtifactOptions {
   expectedTables: number;
   keyring: KeyRing | undefined;
   pgRestore: string;
+  /** Temporary space for unpacking 'directory-tar' artifacts. */
+  tempDir?: string | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -44,8 +47,32 @@ export async function verifyArtifact(options: VerifyArtifactOptions): Promise<Ar
     });
   }
 
-  // Pass 1: every byte, through pg_restore.
-  const read = artifactReadStages({ compression: artifact.compression.algorithm, keyring: options.keyring, encrypted: artifact.encryption !== null });
+  const tablesInArchive =
+    artifact.format === 'directory-tar' ? await readDirectoryArchive(options, name) : await readCustomArchive(options, name);
+  if (tablesInArchive !== options.expectedTables) {
+    throw new VerificationError(
+      'tables',
+      `artifact ${name} holds ${tablesInArchive} tables; ${options.expectedTables} were counted when it was dumped`,
+    );
+  }
+  return { tablesInArchive, durationSeconds: (performance.now() - started) / 1000 };
+}
+
+function readStages(options: VerifyArtifactOptions) {
+  const { artifact } = options;
+  return artifactReadStages({ compression: artifact.compression.algorithm, keyring: options.keyring, encrypted: artifact.encryption !== null });
+}
+
+function assertSameSha(actual: string, expected: string, name: string): void {
+  if (actual !== expected) {
+    throw new VerificationError('checksum', `artifact ${name} does not match its checksum: sha256 ${actual}, the manifest records ${expected}`);
+  }
+}
+
+/** A '-Fc' stream: every byte through `pg_restore -f /dev/null`, then the table of contents from its head. */
+async function readCustomArchive(options: VerifyArtifactOptions, name: string): Promise<number> {
+  const { storage, path, artifact } = options;
+  const read = readStages(options);
   const restore = startTool(options.pgRestore, ['--file=/dev/null'], { stdin: 'pipe', signal: options.signal, label: 'pg_restore (verify)' });
   try {
     await Promise.all([pipeline([storage.read(path), ...read.stages, toolSink(restore)], { signal: options.signal }), restore.done]);
@@ -56,20 +83,40 @@ export async function verifyArtifact(options: VerifyArtifactOptions): Promise<Ar
     await assertChecksum(storage, path, artifact.sha256, name);
     throw classifyReadError(error, name, restore.stderrTail());
   }
-  const sha = read.stored.sha256();
-  if (sha !== artifact.sha256) {
-    throw new VerificationError('checksum', `artifact ${name} does not match its checksum: sha256 ${sha}, the manifest records ${artifact.sha256}`);
-  }
+  assertSameSha(read.stored.sha256(), artifact.sha256, name);
+  // The table of contents sits at the start of the archive, so this reads only the head.
+  return countArchiveTables(options, name);
+}
 
-  // Pass 2: the table of contents sits at the start of the archive, so this reads only the head.
-  const tablesInArchive = await countArchiveTables(options, name);
-  if (tablesInArchive !== options.expectedTables) {
-    throw new VerificationError(
-      'tables',
-      `artifact ${name} holds ${tablesInArchive} tables; ${options.expectedTables} were counted when it was dumped`,
-    );
+/** A '-Fd' directory packed as tar: unpacked to temporary space, where pg_restore reads it. */
+async function readDirectoryArchive(options: VerifyArtifactOptions, name: string): Promise<number> {
+  const { storage, path, artifact } = options;
+  const read = readStages(options);
+  let unpacked: Awaited<ReturnType<typeof unpackDirectoryArchive>>;
+  try {
+    unpacked = await unpackDirectoryArchive({ source: storage.read(path), stages: read.stages, rawBytes: artifact.rawBytes, tempDir: options.tempDir, signal: options.signal });
+  } catch (error) {
+    await assertChecksum(storage, path, artifact.sha256, name);
+    throw classifyReadError(error, name, '');
   }
-  return { tablesInArchive, durationSeconds: (performance.now() - started) / 1000 };
+  try {
+    assertSameSha(read.stored.sha256(), artifact.sha256, name);
+    const listing = startTool(options.pgRestore, ['--list', unpacked.dir], { stdout: 'pipe', signal: options.signal, label: 'pg_restore --list' });
+    let text = '';
+    listing.stdout!.setEncoding('utf8');
+    listing.stdout!.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    const restore = startTool(options.pgRestore, ['--file=/dev/null', unpacked.dir], { signal: options.signal, label: 'pg_restore (verify)' });
+    try {
+      await Promise.all([listing.done, restore.done]);
+    } catch (error) {
+      throw classifyReadError(error, name, `${listing.stderrTail()}\n${restore.stderrTail()}`);
+    }
+    return countTocTables(text);
+  } finally {
+    await unpacked.cleanup();
+  }
 }
 
 async function assertChecksum(storage: StorageDriver, path: string, expected: string, name: string): Promise<void> {

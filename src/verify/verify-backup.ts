@@ -18,6 +18,7 @@ export interface VerifyContext {
   keyring: KeyRing | undefined;
   prefix: string;
   pgBinDir?: string | undefined;
+  tempDir?: string | undefined;
   logger: Logger;
   now: () => Date;
   signal?: AbortSignal | undefined;
@@ -52,6 +53,7 @@ export async function verifyBackup(ctx: VerifyContext, backupId: string, actor: 
       expectedTables: manifest.tables.count,
       keyring: ctx.keyring,
       pgRestore: pgRestore.path,
+      tempDir: ctx.tempDir,
       signal: ctx.signal,
     });
     const { checksum: _old, ...rest } = manifest;

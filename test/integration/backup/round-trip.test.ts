@@ -1,7 +1,7 @@
 // A full backup of a database with awkward content restores to identical data: every table's row count
 // and content hash, large objects included — plain, encrypted, and with a parallel restore.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { clusterForSuite, fingerprintDiff, loadFixture, tableFingerprints } from '../../helpers/postgres.js';
@@ -96,6 +96,37 @@ describe('full backup round trip', () => {
     const missing = await warden.run(['verify', id]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /encrypted with key "k1", which is not in encryption\.keys/);
+  });
+
+  it('dumps in parallel with backup.jobs 2 (pg_dump -Fd packed as tar) and restores with one or two jobs', async (t) => {
+    const sourceUrl = await pg().createDatabase('awkward_dir');
+    await loadFixture(sourceUrl, 'awkward');
+    const warden = await setupWarden(t, pg(), { databases: [{ name: 'awkward', url: sourceUrl }], encrypt: true, extra: 'backup: { jobs: 2 }' });
+    const backup = await warden.run(['backup', 'full']);
+    assert.equal(backup.code, 0, backup.stderr);
+    const id = printedIds(backup)[0]!;
+    assert.deepEqual(await warden.storageFiles(), [`awkward/full/${id}/dump.tar.gz.enc`, `awkward/full/${id}/manifest.json`]);
+    const manifest = JSON.parse(await readFile(join(warden.storageDir, 'awkward', 'full', id, 'manifest.json'), 'utf8'));
+    assert.equal(manifest.artifact.format, 'directory-tar');
+    assert.equal(manifest.verification.ok, true);
+
+    const verify = await warden.run(['verify', id]);
+    assert.equal(verify.code, 0, verify.stderr);
+    const expected = await tableFingerprints(sourceUrl);
+    for (const jobs of ['1', '2']) {
+      const targetUrl = await pg().createDatabase(`awkward_dir_restored_${jobs}`);
+      const restore = await warden.run(['restore', id, '--target-url', targetUrl, '--jobs', jobs]);
+      assert.equal(restore.code, 0, restore.stderr);
+      assert.deepEqual(fingerprintDiff(expected, await tableFingerprints(targetUrl)), []);
+    }
+
+    const artifact = join(warden.storageDir, 'awkward', 'full', id, 'dump.tar.gz.enc');
+    const bytes = await readFile(artifact);
+    bytes[Math.floor(bytes.length / 3)]! ^= 0x01;
+    await writeFile(artifact, bytes);
+    const damaged = await warden.run(['verify', id]);
+    assert.equal(damaged.code, 1);
+    assert.match(damaged.stderr, /does not match its checksum/);
   });
 
   it('refuses a non-empty restore target unless --clean, and --clean replaces its contents', async (t) => {
