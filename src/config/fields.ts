@@ -65,16 +65,18 @@ export function httpUrl() {
   });
 }
 
+/** A cron expression (5 fields, or 6 with seconds), without a default. */
+export function cronPattern() {
+  return z.string().superRefine((value, ctx) => {
+    const problem = cronProblem(value);
+    if (problem !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `invalid cron expression "${value}": ${problem}`, input: value });
+    }
+  });
+}
+
 export function cronExpression(defaultValue: string) {
-  return z
-    .string()
-    .superRefine((value, ctx) => {
-      const problem = cronProblem(value);
-      if (problem !== undefined) {
-        ctx.addIssue({ code: 'custom', message: `invalid cron expression "${value}": ${problem}`, input: value });
-      }
-    })
-    .default(defaultValue);
+  return cronPattern().default(defaultValue);
 }
 
 export function timeZone() {

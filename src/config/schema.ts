@@ -5,6 +5,7 @@ import { parseDuration } from './duration.js';
 import {
   aes256Key,
   cronExpression,
+  cronPattern,
   duration,
   flag,
   httpUrl,
@@ -38,6 +39,10 @@ const databaseSchema = z.strictObject({
   url: postgresUrl(),
   replicationUrl: postgresUrl().optional(),
   pitr: flag().default(false),
+  // Per-database schedules override the global ones (schedules.*) for this database only.
+  schedules: z
+    .strictObject({ full: cronPattern().optional(), base: cronPattern().optional(), incremental: cronPattern().optional() })
+    .optional(),
   standbys: z
     .array(standbySchema)
     .superRefine(uniqueBy('name', 'standby name'), whenArray)
@@ -123,6 +128,8 @@ const schedulesSchema = z.strictObject({
   incremental: cronExpression('0 */6 * * *'),
   cleanup: cronExpression('0 3 * * *'),
   healthCheck: cronExpression('*/15 * * * *'),
+  // Replication lag moves faster than backups: it is probed on its own short interval.
+  replicationProbeSeconds: intInRange(1, 3600).default(30),
   timezone: timeZone().default('UTC'),
 });
 
@@ -155,6 +162,8 @@ const serverSchema = z.strictObject({
     .superRefine(uniqueBy('name', 'token name'), whenArray)
     .default(() => []),
   metricsAuth: z.strictObject({ username: nonEmptyString(), password: nonEmptyString() }).optional(),
+  // On SIGTERM a running backup gets this long to finish before it is aborted and recorded as such.
+  shutdownGraceSeconds: intInRange(0, 86_400).default(60),
 });
 
 const channelList = (defaults: readonly (typeof ALERT_CHANNELS)[number][]) => z.array(z.enum(ALERT_CHANNELS)).default(() => [...defaults]);

@@ -64,11 +64,12 @@ test('a minimal config (catalog, one database, local storage) gets every default
       incremental: '0 */6 * * *',
       cleanup: '0 3 * * *',
       healthCheck: '*/15 * * * *',
+      replicationProbeSeconds: 30,
       timezone: 'UTC',
     },
     retention: { fullDays: 30, incrementalDays: 7, cloudDays: 90 },
     backup: { compression: 'gzip', compressionLevel: 6, jobs: 1 },
-    server: { port: 9187, host: '127.0.0.1', tokens: [] },
+    server: { port: 9187, host: '127.0.0.1', tokens: [], shutdownGraceSeconds: 60 },
     alerts: {
       routes: { critical: ['pagerduty', 'sms', 'slack', 'email'], warning: ['slack', 'email'], info: ['slack'] },
       repeatInterval: '4h',
@@ -105,7 +106,7 @@ test('the example config in DESIGN.md parses, with its variables taken from the 
     gcs: { bucket: 'hotel-extranet-backups-prod' },
   });
   assert.deepEqual(config.encryption, { keys: [{ id: 'k2026', key: KEY_2026 }] });
-  assert.deepEqual(config.server, { port: 9187, host: '127.0.0.1', tokens: [{ name: 'ops', token: DESIGN_ENV.PGWARDEN_API_TOKEN }] });
+  assert.deepEqual(config.server, { port: 9187, host: '127.0.0.1', tokens: [{ name: 'ops', token: DESIGN_ENV.PGWARDEN_API_TOKEN }], shutdownGraceSeconds: 60 });
   assert.equal(config.alerts.repeatIntervalMs, 14_400_000);
   assert.deepEqual(config.channels, {
     email: {
