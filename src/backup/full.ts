@@ -3,8 +3,8 @@
 // (the commit point) and the catalog row. Any failure removes what was written and records the reason.
 import type pg from 'pg';
 import type { DatabaseConfig } from '../config/index.js';
-import { AbortedError, PrecheckError, ToolError, errorMessage, isPgwardenError } from '../errors.js';
-import { backupDir, newBackupId } from '../manifest/layout.js';
+import { AbortedError, PrecheckError, ToolError, UsageError, errorMessage, isPgwardenError } from '../errors.js';
+import { backupDir, newBackupId, parseBackupId } from '../manifest/layout.js';
 import { sealManifest } from '../manifest/manifest.js';
 import { type ArtifactFormat, type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
 import { writeArtifact } from '../pipeline/artifact.js';
@@ -28,10 +28,18 @@ const TABLE_COUNT_SQL = `
      AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
 
-export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig): Promise<BackupResult> {
+export interface FullBackupOptions {
+  /** A backup id chosen by the caller (the API answers with it before the run ends); must be a full-backup id. */
+  backupId?: string | undefined;
+}
+
+export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, options: FullBackupOptions = {}): Promise<BackupResult> {
   const { config, catalog, storage } = ctx;
   const createdAt = ctx.now();
-  const backupId = newBackupId('full', createdAt);
+  if (options.backupId !== undefined && parseBackupId(options.backupId)?.kind !== 'full') {
+    throw new UsageError(`"${options.backupId}" is not a full-backup id`);
+  }
+  const backupId = options.backupId ?? newBackupId('full', createdAt);
   const prefix = config.storage.prefix;
   const dir = backupDir(prefix, db.name, 'full', backupId);
   const compression = { algorithm: config.backup.compression, level: config.backup.compressionLevel };

@@ -65,17 +65,17 @@ export async function generateHotelDb(url: string, options: GenerateOptions = {}
       ...chunks(n.guests, 4).map(([lo, hi]) => ({
         label: `guests ${lo}-${hi}`,
         sql: guestsSql(),
-        params: [lo, hi, FIRST_NAMES, LAST_NAMES, DOMAINS, COUNTRIES, GUEST_TAGS],
+        params: [lo, hi, FIRST_NAMES, LAST_NAMES, DOMAINS, COUNTRIES, GUEST_TAGS, n.guests],
       })),
       ...chunks(n.bookings, 8).map(([lo, hi]) => ({
         label: `bookings ${lo}-${hi}`,
         sql: bookingsSql(),
-        params: [lo, hi, rooms, n.guests, PER_GB.roomsPerHotel],
+        params: [lo, hi, rooms, n.guests, PER_GB.roomsPerHotel, n.bookings],
       })),
       ...chunks(n.reviews, 2).map(([lo, hi]) => ({
         label: `reviews ${lo}-${hi}`,
         sql: reviewsSql(),
-        params: [lo, hi, n.hotels, n.guests, n.bookings],
+        params: [lo, hi, n.hotels, n.guests, n.bookings, n.reviews],
       })),
       { label: 'guest documents', sql: documentsSql(), params: [n.documents, n.guests] },
     ];
@@ -204,14 +204,17 @@ function monthLabel(m: number): string {
 
 // ---- data ----
 
-/** Phrases of 6–19 random words, capitalised, ending in a full stop: the material of all free text. */
+/**
+ * Phrases of 6–19 words, capitalised, ending in a full stop: the material of all free text. Words are drawn
+ * skewed towards the start of the list (the common ones), as in real text, which is what makes text compress.
+ */
 function phrasesSql(): string {
   return `
     INSERT INTO gen_phrases
     SELECT p, upper(left(s, 1)) || substr(s, 2) || '.'
       FROM (SELECT p, (SELECT string_agg(w.word, ' ' ORDER BY k)
                          FROM generate_series(1, 6 + p % 14) k
-                         JOIN gen_words w ON w.id = 1 + ((hashint4(p * 31 + k) & 2147483647) % ${WORDS.length})) AS s
+                         JOIN gen_words w ON w.id = 1 + floor(${WORDS.length} * power((hashint4(p * 31 + k) & 2147483647) / 2147483648.0, 2.2))::int) AS s
               FROM generate_series(1, ${PHRASES}) p) x`;
 }
 
@@ -228,7 +231,7 @@ function hotelsSql(): string {
            CASE WHEN r1 < 0.6 THEN ${pick('$3::text[]', 'r2')} END, split_part(c, '|', 2), split_part(c, '|', 1),
            jsonb_build_object('street', (100 + i % 900) || ' ' || ${pick('$3::text[]', 'r3')} || ' Street', 'zip', lpad((i * 7919 % 99999)::text, 5, '0'),
                               'geo', jsonb_build_object('lat', round((r1 * 120 - 60)::numeric, 6), 'lng', round((r2 * 360 - 180)::numeric, 6))),
-           1 + floor(r3 * 5)::smallint, round((5 + r1 * 5)::numeric, 2),
+           1 + floor(r3 * 5)::smallint, round((5 + r1 * 4.9)::numeric, 2),
            coalesce((SELECT array_agg(a ORDER BY a) FROM unnest($4::text[]) a WHERE hashint4(i + length(a)) % 3 = 0), '{}'),
            p1.txt || ' ' || p2.txt || ' ' || p3.txt || ' ' || p4.txt, time '14:00' + (i % 3) * interval '1 hour',
            timestamptz '2015-01-01' + r2 * interval '3000 days'
@@ -250,7 +253,7 @@ function roomsSql(): string {
 }
 
 function guestsSql(): string {
-  // $1 lo, $2 hi, $3 first names, $4 last names, $5 mail domains, $6 countries, $7 tags
+  // $1 lo, $2 hi, $3 first names, $4 last names, $5 mail domains, $6 countries, $7 tags, $8 guests
   return `
     INSERT INTO guests (id, first_name, last_name, email, phone, birth_date, nationality, loyalty_tier, loyalty_points,
                         preferences, tags, password_hash, created_at, updated_at)
@@ -265,14 +268,15 @@ function guestsSql(): string {
                               'dietary', CASE WHEN r1 < 0.15 THEN '["vegetarian"]'::jsonb WHEN r1 < 0.2 THEN '["gluten-free","no nuts"]'::jsonb ELSE '[]'::jsonb END),
            ($7::text[])[1 + floor(r1 * 6)::int : floor(r1 * 6)::int + floor(r3 * 4)::int],
            CASE WHEN r3 < 0.8 THEN sha256(int8send(g)) END,
-           c, c + random() * interval '400 days'
+           c, CASE WHEN r2 < 0.5 THEN c ELSE c + r1 * interval '400 days' END
       FROM (SELECT g, random() r1, random() r2, random() r3, ${pick('$3::text[]', 'random()')} f, ${pick('$4::text[]', 'random()')} l,
-                   timestamptz '2016-01-01' + random() * interval '3500 days' c
+                   timestamptz '2016-01-01' + (g::float8 / $8) * interval '3600 days' + random() * interval '1 hour' c
               FROM generate_series($1::bigint, $2::bigint) g) s`;
 }
 
 function bookingsSql(): string {
-  // $1 lo, $2 hi, $3 rooms, $4 guests, $5 rooms per hotel
+  // $1 lo, $2 hi, $3 rooms, $4 guests, $5 rooms per hotel, $6 bookings. Rows arrive in the order they were
+  // booked, as in a live table: created_at grows with the id, check-in is up to half a year later.
   return `
     INSERT INTO bookings (id, hotel_id, room_id, guest_id, check_in, check_out, status, adults, children, nightly_rate,
                           total_amount, currency, channel, extras, special_requests, payment_token, created_at, updated_at)
@@ -281,31 +285,33 @@ function bookingsSql(): string {
                  WHEN r1 < 0.78 THEN 'checked_out' WHEN r1 < 0.93 THEN 'cancelled' WHEN r1 < 0.96 THEN 'no_show'
                  ELSE 'checked_in' END)::booking_status,
            1 + floor(r2 * 3)::int, CASE WHEN r2 > 0.7 THEN floor(r3 * 3)::int ELSE 0 END, rate, rate * nights,
-           (ARRAY['EUR','EUR','EUR','USD','GBP','CHF'])[1 + floor(r3 * 6)::int],
-           (ARRAY['direct','booking.com','expedia','phone','walk-in','travel agent','corporate'])[1 + floor(r2 * 7)::int],
-           jsonb_build_object('breakfast', r2 < 0.55, 'parking', r3 > 0.8, 'rate_plan', (ARRAY['BAR','NONREF','ADV14','CORP','PKG'])[1 + floor(r1 * 5)::int],
+           (ARRAY['EUR','EUR','EUR','USD','GBP','CHF'])[1 + floor(r3 * 6)::int], channel,
+           jsonb_strip_nulls(jsonb_build_object('breakfast', r2 < 0.55, 'parking', r3 > 0.8,
+                              'rate_plan', (ARRAY['BAR','BAR','NONREF','ADV14','CORP','PKG'])[1 + floor(r1 * 6)::int],
                               'late_checkout', CASE WHEN r3 < 0.08 THEN '14:00' END,
-                              'channel_ref', CASE WHEN r2 > 0.3 THEN upper(substr(md5(g::text), 1, 10)) END,
-                              'cancellation', jsonb_build_object('free_until', ci - 2, 'fee_pct', (ARRAY[0, 50, 100])[1 + floor(r1 * 3)::int])),
-           CASE WHEN r4 < 0.3 THEN p.txt END, CASE WHEN r2 > 0.25 THEN decode(md5(g::text || 'tok'), 'hex') END,
-           made, made + r4 * interval '20 days'
+                              'channel_ref', CASE WHEN channel IN ('booking.com', 'expedia') THEN upper(substr(md5(g::text), 1, 10)) END,
+                              'cancellation', jsonb_build_object('free_until', ci - 2, 'fee_pct', (ARRAY[0, 0, 50, 100])[1 + floor(r1 * 4)::int]))),
+           CASE WHEN r4 < 0.3 THEN p.txt END, CASE WHEN r2 > 0.5 THEN decode(md5(g::text || 'tok'), 'hex') END,
+           made, CASE WHEN r4 < 0.6 THEN made ELSE made + r4 * interval '20 days' END
       FROM (SELECT g, 1 + floor(random() * $3)::int room, 1 + floor(random() * $4)::bigint guest,
-                   date '${FIRST_MONTH}' + floor(random() * ${MONTHS * 30.4})::int ci, 1 + floor(random() * random() * 14)::int nights,
-                   round((49 + random() * 350)::numeric, 2) rate, random() r1, random() r2, random() r3, random() r4
+                   (79 + 10 * floor(random() * 30))::numeric(10,2) rate, 1 + floor(random() * random() * 14)::int nights,
+                   random() r1, random() r2, random() r3, random() r4,
+                   timestamptz '2023-11-15' + (g::float8 / $6) * interval '${Math.round(MONTHS * 30.4 - 90)} days' + random() * interval '15 minutes' made
               FROM generate_series($1::bigint, $2::bigint) g) s
-      LEFT JOIN gen_phrases p ON p.id = ${phrase('r4 / 0.3')} AND r4 < 0.3
-      CROSS JOIN LATERAL (SELECT (ci - floor(r4 * 120)::int) + r3 * interval '24 hours' made) m`;
+      CROSS JOIN LATERAL (SELECT made::date + floor(r3 * r3 * 180)::int ci,
+                                 (ARRAY['direct','direct','booking.com','booking.com','expedia','phone','walk-in','travel agent','corporate'])[1 + floor(r2 * 9)::int] channel) c
+      LEFT JOIN gen_phrases p ON p.id = ${phrase('r4 / 0.3')} AND r4 < 0.3`;
 }
 
 function reviewsSql(): string {
-  // $1 lo, $2 hi, $3 hotels, $4 guests, $5 bookings
+  // $1 lo, $2 hi, $3 hotels, $4 guests, $5 bookings, $6 reviews
   return `
     INSERT INTO reviews (id, hotel_id, guest_id, booking_id, score, title, body, language, hotel_response, helpful_votes, created_at)
     SELECT g, 1 + floor(r1 * $3)::int, 1 + floor(r2 * $4)::bigint, CASE WHEN r3 < 0.9 THEN 1 + floor(r3 * $5)::bigint END,
            1 + floor(sqrt(r4) * 10)::int, left(t.txt, 40), p1.txt || ' ' || p2.txt || ' ' || p3.txt || ' ' || p4.txt || ' ' || p5.txt,
            (ARRAY['en','en','en','de','fr','es','it','nl'])[1 + floor(r2 * 8)::int],
            CASE WHEN r4 < 0.25 THEN 'Dear guest, ' || lower(p6.txt) || ' Kind regards, the front office team.' END,
-           floor(r3 * r3 * 40)::int, timestamptz '2024-01-15' + r1 * interval '1000 days'
+           floor(r3 * r3 * 40)::int, timestamptz '2024-01-15' + (g::float8 / $6) * interval '1000 days' + r1 * interval '1 hour'
       FROM (SELECT g, random() r1, random() r2, random() r3, random() r4 FROM generate_series($1::bigint, $2::bigint) g) s
       JOIN gen_phrases t ON t.id = ${phrase('r4')} JOIN gen_phrases p1 ON p1.id = ${phrase('r1')}
       JOIN gen_phrases p2 ON p2.id = ${phrase('r2')} JOIN gen_phrases p3 ON p3.id = ${phrase('r3')}
