@@ -31,6 +31,8 @@ const TABLE_COUNT_SQL = `
 export interface FullBackupOptions {
   /** A backup id chosen by the caller (the API answers with it before the run ends); must be a full-backup id. */
   backupId?: string | undefined;
+  /** Who started it, for the log: `api:<token name>`, `cli:<user>`, `scheduler`. */
+  actor?: string | undefined;
 }
 
 export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, options: FullBackupOptions = {}): Promise<BackupResult> {
@@ -57,7 +59,7 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
   try {
     await catalog.tryLockRun(lockClient, backupId);
     await catalog.startRun({ backupId, database: db.name, type: 'full', expectedSize: null, host: ctx.host, pid: process.pid });
-    await log('start', 'info', `full backup ${backupId} of database "${db.name}" started`);
+    await log('start', 'info', `full backup ${backupId} of database "${db.name}" started by ${options.actor ?? 'cli'}`);
 
     source = await connectSource(db.url, db.name);
     const info = await describeSource(source);

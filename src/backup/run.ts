@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { runFullBackup } from './full.js';
 import type { BackupResult } from './types.js';
 
-export async function runBackups(app: Pgwarden, options: { kind: 'full'; database?: string | undefined; signal?: AbortSignal | undefined }): Promise<BackupResult[]> {
+export async function runBackups(app: Pgwarden, options: { kind: 'full'; database?: string | undefined; signal?: AbortSignal | undefined; actor?: string | undefined }): Promise<BackupResult[]> {
   const databases = options.database ? app.config.databases.filter((d) => d.name === options.database) : app.config.databases;
   if (databases.length === 0) {
     throw new UsageError(`no database named "${options.database}" in the config`, {
@@ -14,7 +14,7 @@ export async function runBackups(app: Pgwarden, options: { kind: 'full'; databas
   const results: BackupResult[] = [];
   for (const db of databases) {
     if (options.signal?.aborted) break;
-    results.push(await runFullBackup({ ...app, signal: options.signal }, db));
+    results.push(await runFullBackup({ ...app, signal: options.signal }, db, { actor: options.actor }));
   }
   return results;
 }

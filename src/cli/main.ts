@@ -8,11 +8,12 @@ import { rebuildCatalog } from '../catalog/rebuild.js';
 import { migrateCatalog } from '../catalog/migrate.js';
 import { type Config, loadConfig, redactConfig, secretValues } from '../config/index.js';
 import { runDemo } from '../demo/demo.js';
-import { PgwardenError, UsageError, isPgwardenError } from '../errors.js';
+import { PgwardenError, UsageError, errorMessage, isPgwardenError } from '../errors.js';
 import { createLogger } from '../logging/logger.js';
 import { backupRoleSql } from '../postgres/backup-role.js';
 import { connect } from '../postgres/connection.js';
 import { restoreBackup } from '../restore/restore.js';
+import { startService } from '../service/serve.js';
 import { verifyBackup } from '../verify/verify-backup.js';
 import { formatBackupList, formatHealth, formatRestore, printJson } from './output.js';
 
@@ -70,7 +71,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('--json', 'print a JSON array, one record per database')
     .action(async (kind: string, opts: { database?: string; json?: boolean }) => {
       if (kind !== 'full') throw new UsageError(`backup kind "${kind}" is not available in this version; use "full"`);
-      const results = await withApp((app) => runBackups(app, { kind: 'full', database: opts.database, signal: abort.signal }));
+      const results = await withApp((app) => runBackups(app, { kind: 'full', database: opts.database, signal: abort.signal, actor }));
       if (opts.json) printJson(io.out, results);
       else {
         for (const r of results) {
@@ -79,6 +80,20 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         }
       }
       if (results.some((r) => r.status !== 'succeeded')) exitCode = 1;
+    });
+
+  program
+    .command('serve')
+    .description('run the service: scheduled jobs, metrics and the HTTP API, until SIGTERM or SIGINT')
+    .action(async () => {
+      const cfg = await config();
+      const logger = createLogger({ level: cfg.logLevel, secrets: secretValues(cfg) });
+      const service = await startService(cfg, { logger });
+      io.out(`pgwarden serve listening on ${service.url}\n`);
+      if (!abort.signal.aborted) await new Promise<void>((done) => abort.signal.addEventListener('abort', () => done(), { once: true }));
+      logger.info({ reason: errorMessage(abort.signal.reason) }, 'shutting down');
+      await service.stop();
+      io.out('pgwarden serve stopped\n');
     });
 
   program

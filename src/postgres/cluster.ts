@@ -106,6 +106,61 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
 
 type Tool = (name: string, args: string[]) => Promise<string>;
 
+/** What `startClusterFrom` hands its `populate` step. */
+export interface PopulateContext {
+  /** Where the data directory must be created; it does not exist yet, its parent is writable by the server's user. */
+  dataDir: string;
+  baseDir: string;
+  binDir: string;
+  /** Runs a program of binDir (pg_basebackup, …) as the server's OS user, returning its stdout. */
+  run(program: string, args: string[]): Promise<string>;
+}
+
+export interface StartClusterFromOptions extends Omit<StartClusterOptions, 'hbaLines'> {
+  /**
+   * Creates the data directory instead of initdb (e.g. `pg_basebackup` from another cluster). It must
+   * contain a postgresql.conf that includes 'pgwarden.conf', as a copy of a startCluster cluster does.
+   */
+  populate(context: PopulateContext): Promise<void>;
+}
+
+/**
+ * Like startCluster, but the data directory comes from `populate` rather than initdb: a standby made
+ * by pg_basebackup, say. Same ports, settings, safety net and stop/destroy semantics as startCluster.
+ */
+export async function startClusterFrom(options: StartClusterFromOptions): Promise<Cluster> {
+  const log = options.log ?? (() => {});
+  const superuser = options.superuser ?? 'postgres';
+  const binDir = await findPgBinDir({ binDir: options.binDir, tool: 'pg_ctl' });
+  const owner = await serverOwner();
+  const baseDir = await makeBaseDir(options.baseDir);
+  const dataDir = join(baseDir, 'data');
+  const socketDir = join(baseDir, 'run');
+  const logFile = join(baseDir, 'server.log');
+  const tool = (name: string, args: string[]) => runTool(join(binDir, name), args, { owner, cwd: baseDir });
+
+  try {
+    await mkdir(socketDir, { mode: 0o700 });
+    if (owner !== undefined) {
+      await chown(baseDir, owner.uid, owner.gid);
+      await chown(socketDir, owner.uid, owner.gid);
+      await checkOwnerCanWrite(owner, baseDir);
+    }
+    log(`populating ${dataDir}`);
+    await options.populate({ dataDir, baseDir, binDir, run: tool });
+
+    const port = await startPostmaster({ ...options, tool, dataDir, socketDir, logFile, owner, log });
+    const pid = await readPostmasterPid(dataDir);
+    if (pid !== undefined) trackPostmaster(pid, dataDir, baseDir);
+    log(`postgresql started on 127.0.0.1:${port} (pid ${pid ?? 'unknown'})`);
+    return makeCluster({ port, superuser, baseDir, dataDir, socketDir, logFile, binDir, tool, log });
+  } catch (error) {
+    await killPostmaster(dataDir, undefined).catch(() => {});
+    await rm(baseDir, { recursive: true, force: true }).catch(() => {});
+    throw error;
+  }
+}
+
 interface ClusterParts {
   port: number;
   superuser: string;

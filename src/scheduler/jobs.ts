@@ -23,9 +23,10 @@ export function buildJobs(app: Pgwarden, hooks: JobHooks): JobSpec[] {
     jobs.push({
       name: fullBackupJobName(db.name),
       schedule: db.schedules?.full ?? config.schedules.full,
-      async run({ signal, params }) {
+      async run({ signal, params, reason }) {
         try {
-          const result = await runFullBackup({ ...app, signal }, db, { backupId: params['backupId'] });
+          const actor = params['actor'] ?? (reason === 'manual' ? undefined : 'scheduler');
+          const result = await runFullBackup({ ...app, signal }, db, { backupId: params['backupId'], actor });
           if (result.status !== 'succeeded') throw new PgwardenError(`full backup ${result.backup_id} of "${db.name}" failed: ${result.error}`);
         } finally {
           await hooks.afterJob();

@@ -52,8 +52,16 @@ export interface WardenSetup {
   storageFiles(): Promise<string[]>;
 }
 
+export interface DatabaseEntry {
+  name: string;
+  url: string;
+  standbys?: { name: string; url: string }[];
+  /** Per-database schedule overrides by kind, e.g. full → a per-second cron pattern in tests. */
+  schedules?: Record<string, string>;
+}
+
 export interface ConfigOverrides {
-  databases?: { name: string; url: string }[];
+  databases?: DatabaseEntry[];
   encrypt?: boolean;
   keys?: { id: string; key: string }[];
   storagePath?: string;
@@ -81,7 +89,11 @@ export async function setupWarden(hooks: CleanupHooks, cluster: Cluster, initial
     const lines = [
       `catalog: { url: "${catalogUrl}" }`,
       'databases:',
-      ...databases.map((d) => `  - { name: "${d.name}", url: "${d.url}" }`),
+      ...databases.map((d) => {
+        const standbys = d.standbys ? `, standbys: [${d.standbys.map((sb) => `{ name: "${sb.name}", url: "${sb.url}" }`).join(', ')}]` : '';
+        const schedules = d.schedules ? `, schedules: { ${Object.entries(d.schedules).map(([k, v]) => `${k}: "${v}"`).join(', ')} }` : '';
+        return `  - { name: "${d.name}", url: "${d.url}"${standbys}${schedules} }`;
+      }),
       `storage: { local: { path: "${overrides.storagePath ?? storageDir}" } }`,
       ...(keys.length > 0 ? ['encryption:', '  keys:', ...keys.map((k) => `    - { id: "${k.id}", key: "${k.key}" }`)] : []),
       'logLevel: warn',

@@ -100,17 +100,22 @@ export function createLocalDriver(options: LocalDriverOptions): StorageDriver {
       const temp = `${target}${TEMP_MARK}${randomBytes(6).toString('hex')}`;
       let handle: FileHandle | undefined;
       let committed = false;
+      // Opened at once, not in construct(): abort() may come before the stream constructs, and must wait for
+      // the open so that no temporary file appears after it.
+      const opening = mkdir(dirname(target), { recursive: true, mode: 0o700 })
+        .then(() => open(temp, 'wx', 0o600))
+        .then((h) => {
+          handle = h;
+        });
+      opening.catch(() => {});
 
       const stream = new Writable({
         highWaterMark: 1024 * 1024,
         construct(callback) {
-          mkdir(dirname(target), { recursive: true, mode: 0o700 })
-            .then(() => open(temp, 'wx', 0o600))
-            .then((h) => {
-              handle = h;
-              callback();
-            })
-            .catch((error) => callback(fail('write', path, error)));
+          opening.then(
+            () => callback(),
+            (error: unknown) => callback(fail('write', path, error)),
+          );
         },
         writev(chunks, callback) {
           handle!
@@ -153,6 +158,10 @@ export function createLocalDriver(options: LocalDriverOptions): StorageDriver {
         async abort() {
           if (committed) return;
           stream.destroy();
+          await opening.catch(() => {});
+          const h = handle;
+          handle = undefined;
+          await h?.close().catch(() => {});
           await unlink(temp).catch(() => {});
         },
       };

@@ -1,0 +1,284 @@
+// Every pgwarden metric (DESIGN.md "Metrics"), defined on a registry the caller passes in. Each metric's
+// samples are copied from the snapshots the collectors stored (setCatalog, setReplication, …) when the
+// registry renders: nothing here touches a database, and a snapshot that is missing (its collector
+// failed) means its series are absent, never 0.
+//
+// Labels are bounded: database, kind (`type`), standby and target names from the config, a fixed result
+// set. Never a backup id or a timestamp. A database that never had a successful backup has no
+// last-success or age series, rather than a timestamp of 0 ("20,598 days ago").
+
+import { collectDefaultMetrics, type Metric, type Registry } from 'prom-client';
+import type { ReplicationReport } from '../replication/types.js';
+import {
+  COLLECTORS,
+  type CatalogSnapshot,
+  type Clock,
+  type CollectorName,
+  type DatabaseStatus,
+  RUN_RESULTS,
+  type StorageUsage,
+  systemClock,
+} from './types.js';
+
+export const METRIC_PREFIX = 'pgwarden_';
+
+export interface Sample {
+  labels: Record<string, string>;
+  value: number;
+  /** For histograms: `<name>_bucket`, `<name>_sum`, `<name>_count`. */
+  metricName?: string;
+}
+
+export interface CollectorResult {
+  success: boolean;
+  /** When the collector finished. */
+  at: Date;
+  durationSeconds: number;
+}
+
+export interface CreateMetricsOptions {
+  /** Ages are measured against it at render time. */
+  clock?: Clock;
+  /**
+   * Node.js process metrics (CPU, memory, event loop, GC, file descriptors). Default true. They keep their
+   * standard unprefixed names (process_cpu_seconds_total, nodejs_heap_size_used_bytes, …), as every
+   * Prometheus client library emits them, so stock dashboards and rules work; they describe the
+   * process, not backups, and the scrape's job/instance labels say whose process it is.
+   */
+  processMetrics?: boolean;
+  /** A metric whose samples could not be built (a bug) renders without samples; this hears about it. */
+  onRenderError?: (metric: string, error: unknown) => void;
+}
+
+export interface PgwardenMetrics {
+  readonly registry: Registry;
+  /** undefined: the catalog collector failed, its series disappear. */
+  setCatalog(snapshot: CatalogSnapshot | undefined): void;
+  /** Per configured database name. undefined: the replication collector failed. */
+  setReplication(reports: ReadonlyMap<string, ReplicationReport> | undefined): void;
+  setDatabases(statuses: readonly DatabaseStatus[] | undefined): void;
+  setStorage(usage: readonly StorageUsage[] | undefined): void;
+  setCollector(name: CollectorName, result: CollectorResult): void;
+}
+
+type MetricType = 'gauge' | 'counter' | 'histogram';
+
+/** Default metrics of prom-client 15 that are gauges despite their `_total` suffix. */
+export const LINT_FAILING_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+const seconds = (date: Date) => date.getTime() / 1000;
+
+/** Defines every pgwarden metric on `registry` (use a fresh Registry per service, and per test). */
+export function createMetrics(registry: Registry, options: CreateMetricsOptions = {}): PgwardenMetrics {
+  const clock = options.clock ?? systemClock;
+  let catalog: CatalogSnapshot | undefined;
+  let replication: ReadonlyMap<string, ReplicationReport> | undefined;
+  let databases: readonly DatabaseStatus[] | undefined;
+  let storage: readonly StorageUsage[] | undefined;
+  const collectorState = new Map<CollectorName, { success: boolean; lastSuccessAt: Date | undefined; durationSeconds: number }>();
+  /** In COLLECTORS order, whichever finished first, so the text does not reshuffle between scrapes. */
+  const collectors = () => COLLECTORS.flatMap((name) => {
+    const state = collectorState.get(name);
+    return state === undefined ? [] : [[name, state] as const];
+  });
+
+  const define = (name: string, type: MetricType, help: string, samples: () => Sample[]) =>
+    defineSnapshotMetric(registry, { name: METRIC_PREFIX + name, type, help, samples, onError: options.onRenderError });
+
+  const perBackup = (value: (s: CatalogSnapshot['series'][number]) => number | null | undefined) => (): Sample[] =>
+    (catalog?.series ?? []).flatMap((s) => {
+      const v = value(s);
+      return v === null || v === undefined ? [] : [{ labels: { database: s.database, type: s.type }, value: v }];
+    });
+
+  // ---- from the catalog ----
+  define(
+    'backup_last_success_timestamp_seconds',
+    'gauge',
+    'When the newest successful backup of this database and kind finished (Unix time). Absent if none ever succeeded.',
+    perBackup((s) => s.lastSuccessAt && seconds(s.lastSuccessAt)),
+  );
+  define(
+    'backup_age_seconds',
+    'gauge',
+    'Seconds since the newest successful backup of this database and kind finished, at scrape time. Absent if none ever succeeded.',
+    perBackup((s) => s.lastSuccessAt && Math.max(0, (clock.now().getTime() - s.lastSuccessAt.getTime()) / 1000)),
+  );
+  define(
+    'backup_last_size_bytes',
+    'gauge',
+    'Stored size of the newest successful backup of this database and kind.',
+    perBackup((s) => s.lastSize),
+  );
+  define(
+    'backup_expected_size_bytes',
+    'gauge',
+    'Expected stored size of the next backup: median of the last 7 successful, or the pre-check estimate before the first.',
+    perBackup((s) => s.expectedSize),
+  );
+  define(
+    'backup_size_ratio',
+    'gauge',
+    'Stored size of the newest successful backup divided by the median of the last 7 successful of that kind (newest included).',
+    perBackup((s) => s.sizeRatio),
+  );
+  define('backup_duration_seconds', 'histogram', 'Duration of successful backup runs, start to finish, from the catalog.', () =>
+    (catalog?.series ?? []).flatMap((s) => (s.durations.count === 0 ? [] : histogramSamples(catalog!.buckets, s))),
+  );
+  define('backup_runs_total', 'counter', 'Finished backup runs of this database and kind by result, counted in the catalog.', () =>
+    (catalog?.series ?? []).flatMap((s) =>
+      RUN_RESULTS.map((result) => ({ labels: { database: s.database, type: s.type, result }, value: s.runs[result] })),
+    ),
+  );
+  define(
+    'backup_last_status',
+    'gauge',
+    'Result of the newest finished run of this database and kind: 1 succeeded, 0 failed. Absent before the first run.',
+    perBackup((s) => (s.lastStatus === null ? null : s.lastStatus === 'succeeded' ? 1 : 0)),
+  );
+  define(
+    'backup_verification_last_success_timestamp_seconds',
+    'gauge',
+    'When a backup of this database and kind last passed verification (Unix time). Absent if none ever did.',
+    perBackup((s) => s.lastVerifiedAt && seconds(s.lastVerifiedAt)),
+  );
+
+  // ---- from the replication probe ----
+  const perStandby = (value: (r: ReplicationReport['standbys'][number]) => number | null) => (): Sample[] =>
+    [...(replication ?? [])].flatMap(([database, report]) =>
+      report.standbys.flatMap((standby) => {
+        const v = value(standby);
+        return v === null ? [] : [{ labels: { database, standby: standby.name }, value: v }];
+      }),
+    );
+  define(
+    'replication_lag_seconds',
+    'gauge',
+    "Replay lag of a standby: the larger of the primary's replay_lag and the standby's own replay delay. Absent while the standby is not connected.",
+    perStandby((s) => s.lagSeconds),
+  );
+  define(
+    'replication_lag_bytes',
+    'gauge',
+    "WAL the standby has not replayed yet: the primary's current position minus the standby's replay position.",
+    perStandby((s) => s.lagBytes),
+  );
+  define(
+    'replication_standby_connected',
+    'gauge',
+    "1 if the primary's pg_stat_replication lists this standby, 0 if a configured standby is missing from it.",
+    perStandby((s) => (s.connected === null ? null : s.connected ? 1 : 0)),
+  );
+  define('replication_standbys_connected', 'gauge', 'Standbys streaming from the primary of this database.', () =>
+    [...(replication ?? [])].flatMap(([database, report]) =>
+      report.connectedCount === null ? [] : [{ labels: { database }, value: report.connectedCount }],
+    ),
+  );
+
+  // ---- live checks ----
+  define('database_up', 'gauge', '1 if the database accepted a connection and answered SELECT 1 at the last check, else 0.', () =>
+    (databases ?? []).map((d) => ({ labels: { database: d.database }, value: d.up ? 1 : 0 })),
+  );
+  define('storage_used_bytes', 'gauge', 'Bytes pgwarden has stored on this storage target (every object under its prefix).', () =>
+    (storage ?? []).map((s) => ({ labels: { target: s.target }, value: s.usedBytes })),
+  );
+  define('storage_free_bytes', 'gauge', 'Bytes still free on this storage target; only for targets that can tell (local disks).', () =>
+    (storage ?? []).flatMap((s) => (s.freeBytes === null ? [] : [{ labels: { target: s.target }, value: s.freeBytes }])),
+  );
+
+  // ---- about the metrics themselves ----
+  define(
+    'metrics_last_refresh_timestamp_seconds',
+    'gauge',
+    'When this collector last refreshed its figures successfully (Unix time); scrapes serve that snapshot.',
+    () =>
+      collectors().flatMap(([collector, c]) =>
+        c.lastSuccessAt === undefined ? [] : [{ labels: { collector }, value: seconds(c.lastSuccessAt) }],
+      ),
+  );
+  define('collector_success', 'gauge', '1 if the last refresh of this collector succeeded; 0 if it failed and its series are absent.', () =>
+    collectors().map(([collector, c]) => ({ labels: { collector }, value: c.success ? 1 : 0 })),
+  );
+  define('collector_duration_seconds', 'gauge', 'How long the last refresh of this collector took.', () =>
+    collectors().map(([collector, c]) => ({ labels: { collector }, value: c.durationSeconds })),
+  );
+
+  if (options.processMetrics !== false) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client names three gauges `…_total`, which `promtool check metrics` rejects (only counters may
+    // end in _total). Nothing is lost: nodejs_active_{handles,requests,resources}{type} remain, and their
+    // sum() is the total.
+    for (const name of LINT_FAILING_DEFAULT_METRICS) registry.removeSingleMetric(name);
+  }
+
+  return {
+    registry,
+    setCatalog(snapshot) {
+      catalog = snapshot;
+    },
+    setReplication(reports) {
+      replication = reports;
+    },
+    setDatabases(statuses) {
+      databases = statuses;
+    },
+    setStorage(usage) {
+      storage = usage;
+    },
+    setCollector(name, result) {
+      const previous = collectorState.get(name);
+      collectorState.set(name, {
+        success: result.success,
+        lastSuccessAt: result.success ? result.at : previous?.lastSuccessAt,
+        durationSeconds: result.durationSeconds,
+      });
+    },
+  };
+}
+
+/** Cumulative `_bucket` samples (with le="+Inf"), then `_sum` and `_count`, as Prometheus expects. */
+function histogramSamples(buckets: readonly number[], s: CatalogSnapshot['series'][number]): Sample[] {
+  const labels = { database: s.database, type: s.type };
+  const name = `${METRIC_PREFIX}backup_duration_seconds`;
+  const out: Sample[] = [];
+  let cumulative = 0;
+  buckets.forEach((le, i) => {
+    cumulative += s.durations.counts[i] ?? 0;
+    out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: String(le) }, value: cumulative });
+  });
+  out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: s.durations.count });
+  out.push({ metricName: `${name}_sum`, labels, value: s.durations.sum });
+  out.push({ metricName: `${name}_count`, labels, value: s.durations.count });
+  return out;
+}
+
+/**
+ * A metric whose samples are computed from stored state when the registry renders. prom-client's Counter
+ * cannot be set to a value read from the catalog, nor a Histogram be given bucket counts, so this is
+ * prom-client's collector interface (`get()`, which Registry.metrics() awaits) with the type we declare:
+ * `# TYPE … counter` for a counter, `_bucket`/`_sum`/`_count` for a histogram. A failure to build the
+ * samples (a bug) costs only this metric's samples, never the scrape.
+ */
+export function defineSnapshotMetric(
+  registry: Registry,
+  spec: { name: string; type: MetricType; help: string; samples: () => Sample[]; onError?: ((metric: string, error: unknown) => void) | undefined },
+): void {
+  const metric = {
+    name: spec.name,
+    help: spec.help,
+    type: spec.type,
+    aggregator: 'sum',
+    collect() {},
+    reset() {},
+    async get() {
+      let values: Sample[] = [];
+      try {
+        values = spec.samples();
+      } catch (error) {
+        spec.onError?.(spec.name, error);
+      }
+      return { name: spec.name, help: spec.help, type: spec.type, aggregator: 'sum', values };
+    },
+  };
+  registry.registerMetric(metric as unknown as Metric);
+}

@@ -1,0 +1,90 @@
+// Contracts of the metrics concern: the snapshots collectors store (scrapes only read them), the live
+// probes the service runs at refresh time, and the few config fields it needs.
+import type { BackupType } from '../catalog/types.js';
+import type { ReplicationReport, StandbyTarget } from '../replication/types.js';
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** The collectors of `pgwarden_collector_success{collector}`: a fixed, bounded set. */
+export const COLLECTORS = ['catalog', 'replication', 'database', 'storage'] as const;
+export type CollectorName = (typeof COLLECTORS)[number];
+
+/** Run results of `pgwarden_backup_runs_total{result}`. */
+export const RUN_RESULTS = ['succeeded', 'failed'] as const;
+export type RunResult = (typeof RUN_RESULTS)[number];
+
+/** Backup kinds whose run counters exist (at 0) for every configured database before their first run. */
+export const SCHEDULED_KINDS: readonly BackupType[] = ['full', 'base', 'incremental'];
+
+/** Upper bounds (seconds) of pgwarden_backup_duration_seconds: 1 s up to 6 h. */
+export const DURATION_BUCKETS: readonly number[] = [1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600];
+
+/** How many successful backups of a kind the median (expected size, size ratio) is taken over. */
+export const SIZE_WINDOW = 7;
+
+/** Catalog figures of one database and backup kind. */
+export interface BackupSeries {
+  database: string;
+  type: BackupType;
+  runs: Record<RunResult, number>;
+  /** finished_at of the newest successful backup; null: never succeeded (no age, no timestamp series). */
+  lastSuccessAt: Date | null;
+  /** Stored size (file_size) of that backup. */
+  lastSize: number | null;
+  /** Stored sizes of the last SIZE_WINDOW successful backups, newest first, the newest included. */
+  recentSizes: number[];
+  /** Median of recentSizes; without any, the pre-check's estimate recorded on the last run. */
+  expectedSize: number | null;
+  /** lastSize ÷ median(recentSizes); null when there is no size or the median is 0. */
+  sizeRatio: number | null;
+  /** Status of the newest finished run (by start time). */
+  lastStatus: RunResult | null;
+  /** Newest verified_at with verification_status 'ok'. */
+  lastVerifiedAt: Date | null;
+  /** Durations of successful runs: counts per bucket (not cumulative; one more for +Inf), sum, count. */
+  durations: { counts: number[]; sum: number; count: number };
+}
+
+export interface CatalogSnapshot {
+  takenAt: Date;
+  buckets: readonly number[];
+  series: BackupSeries[];
+}
+
+export interface DatabaseStatus {
+  database: string;
+  up: boolean;
+  error: string | null;
+}
+
+export interface StorageUsage {
+  target: string;
+  usedBytes: number;
+  /** Only for targets that can tell (local disks). */
+  freeBytes: number | null;
+}
+
+/** What the service needs from the config; a full Config fits. */
+export interface MetricsConfig {
+  databases: readonly {
+    name: string;
+    url: string;
+    standbys?: readonly StandbyTarget[];
+  }[];
+  /** Storage usage counts the objects under this prefix. */
+  storage?: { prefix?: string };
+}
+
+export type MetricsDatabase = MetricsConfig['databases'][number];
+
+/** The live probes, run at refresh time only. Each has a default; tests replace them. */
+export interface MetricsProbes {
+  databaseUp(database: MetricsDatabase): Promise<DatabaseStatus>;
+  replication(database: MetricsDatabase): Promise<ReplicationReport>;
+  /** Undefined: no storage series (no targets given). */
+  storageUsage?(): Promise<StorageUsage[]>;
+}

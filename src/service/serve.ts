@@ -1,0 +1,130 @@
+// `pgwarden serve`: the long-running service. It opens the catalog and storage, schedules every job, keeps
+// the metrics snapshot fresh (after each job, at each health check, and replication on its own short
+// interval) and serves the HTTP API. stop() is the SIGTERM path: no new runs, running ones get the grace
+// period, then are aborted and recorded.
+import { hostname } from 'node:os';
+import { Registry } from 'prom-client';
+import { type Pgwarden, openPgwarden } from '../app/open.js';
+import { newBackupId } from '../manifest/layout.js';
+import type { Config } from '../config/index.js';
+import { createHttpApp, startHttpServer } from '../http/index.js';
+import type { RunBackupOutcome, StartedRun } from '../http/types.js';
+import { createMetricsService, type MetricsService } from '../metrics/index.js';
+import { createCatalogCoordinator } from '../scheduler/coordinator.js';
+import { buildJobs, fullBackupJobName } from '../scheduler/jobs.js';
+import { createJobLocks } from '../scheduler/locks.js';
+import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
+import { verifyBackup } from '../verify/verify-backup.js';
+import { runHealthCheck } from './health-check.js';
+import type { Logger } from 'pino';
+
+export interface Service {
+  url: string;
+  app: Pgwarden;
+  scheduler: Scheduler;
+  metrics: MetricsService;
+  /** Stops scheduling, waits up to the grace period for running jobs (then aborts them), closes everything. */
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  logger: Logger;
+  now?: () => Date;
+}
+
+export async function startService(config: Config, options: ServiceOptions): Promise<Service> {
+  const { logger } = options;
+  const app = await openPgwarden(config, { logger, now: options.now });
+  const owner = `${hostname()}:${process.pid}`;
+  const metrics = createMetricsService({
+    registry: new Registry(),
+    config,
+    catalogPool: app.pool,
+    storage: app.storage,
+    logger,
+    now: app.now,
+    // Lag moves faster than backups: it is probed on its own interval so the lag series stay current.
+    lagIntervalMs: config.schedules.replicationProbeSeconds * 1000,
+  });
+
+  const refreshQuietly = async () => {
+    await metrics.refresh().catch((error: unknown) => logger.warn({ err: error }, 'metrics refresh failed'));
+  };
+  const jobs = buildJobs(app, {
+    afterJob: refreshQuietly,
+    healthCheck: async (signal) => {
+      await runHealthCheck({ app, metrics, signal });
+    },
+  });
+  const scheduler = createScheduler({
+    jobs,
+    timezone: config.schedules.timezone,
+    coordinator: createCatalogCoordinator(app.pool),
+    locks: createJobLocks(app.catalogClient),
+    owner,
+    logger,
+    now: app.now,
+  });
+
+  const runBackup = async (input: { database?: string | undefined; actor: string }): Promise<RunBackupOutcome> => {
+    const databases = input.database ? [input.database] : config.databases.map((d) => d.name);
+    const started: StartedRun[] = [];
+    const busy: StartedRun[] = [];
+    for (const database of databases) {
+      const backupId = newBackupId('full', app.now());
+      const outcome = await scheduler.runNow(fullBackupJobName(database), { backupId, actor: input.actor });
+      if (outcome === 'started') started.push({ database, backupId });
+      else busy.push({ database });
+    }
+    if (started.length === 0) {
+      return { accepted: false, reason: 'already-running', message: `a full backup of ${busy.map((b) => `"${b.database}"`).join(', ')} is already running`, runs: busy };
+    }
+    return { accepted: true, runs: started };
+  };
+
+  const http = createHttpApp({
+    config,
+    logger,
+    catalog: app.catalog,
+    metrics,
+    readiness: async () => {
+      const checks: Record<string, string> = {};
+      try {
+        await app.pool.query('SELECT 1');
+        checks['catalog'] = 'ok';
+      } catch (error) {
+        checks['catalog'] = `unreachable: ${(error as Error).message}`;
+      }
+      checks['scheduler'] = scheduler.running ? 'ok' : 'stopped';
+      return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
+    },
+    actions: {
+      runBackup,
+      verifyBackup: (id, actor) =>
+        verifyBackup({ ...app, prefix: config.storage.prefix, pgBinDir: config.backup.pgBinDir, tempDir: config.backup.tempDir }, id, actor).finally(refreshQuietly),
+    },
+  });
+
+  await refreshQuietly();
+  const server = await startHttpServer(http, { host: config.server.host, port: config.server.port });
+  metrics.start();
+  await scheduler.start();
+  logger.info({ url: server.url, jobs: scheduler.nextRuns() }, 'pgwarden serve started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: server.url,
+    app,
+    scheduler,
+    metrics,
+    stop: () => {
+      stopping ??= (async () => {
+        await scheduler.stop(config.server.shutdownGraceSeconds * 1000);
+        await metrics.stop();
+        await server.close();
+        await app.close();
+      })();
+      return stopping;
+    },
+  };
+}

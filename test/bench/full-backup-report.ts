@@ -1,0 +1,254 @@
+// Turns the runs of the full-backup benchmark into figures: median and range per configuration, the ratios
+// of medians against the shell pipeline, CPU per process and phase, and the Markdown table for a closing note.
+
+export interface BaselineRun {
+  kind: 'baseline';
+  level: number;
+  round: number;
+  wallSeconds: number;
+  /** fsync of the output after the timed run: the pipeline does not fsync, pgwarden does (inside its time). */
+  fsyncSeconds: number;
+  storedBytes: number;
+  /** CPU seconds per process name (pg_dump, gzip, bash) and `server` (PostgreSQL backends). */
+  cpuSeconds: Record<string, number>;
+  peakRssBytes: Record<string, number>;
+}
+
+export interface PgwardenRun {
+  kind: 'pgwarden';
+  level: number;
+  encrypted: boolean;
+  round: number;
+  backupId: string;
+  wallSeconds: number;
+  /** Process start → prechecks passed (node start-up, config, catalog migration, pre-checks). */
+  startupSeconds: number;
+  /** Prechecks passed → dump stored and committed (backup_logs 'precheck' → 'dump'). */
+  dumpSeconds: number;
+  /** Dump committed → verified (backup_logs 'dump' → 'verify'). */
+  verifySeconds: number;
+  /** Verified → process exited (manifest, catalog row, exit). */
+  finishSeconds: number;
+  storedBytes: number;
+  rawBytes: number;
+  /** Peak RSS of the pgwarden node process: getrusage at exit, and the highest VmHWM sampled. */
+  peakRssBytes: number;
+  sampledPeakRssBytes: number;
+  childPeakRssBytes: Record<string, number>;
+  /** CPU seconds per phase: `main` and `threads` of the node process, pg_dump, pg_restore, server. */
+  dumpCpu: Record<string, number>;
+  verifyCpu: Record<string, number>;
+  totalCpu: { user: number; system: number };
+  /** Busiest second of node's main thread during the dump phase, as a fraction of one core. */
+  mainThreadPeak: number;
+}
+
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+export interface ConfigSummary {
+  level: number;
+  baseline: { wall: Spread; fsync: Spread; storedBytes: number; cpu: Record<string, number>; peakRssBytes: Record<string, number> };
+  pgwarden: PgwardenSummary[];
+}
+
+export interface PgwardenSummary {
+  encrypted: boolean;
+  dump: Spread;
+  verify: Spread;
+  startup: Spread;
+  total: Spread;
+  dumpRatio: number;
+  totalRatio: number;
+  storedBytes: number;
+  rawBytes: number;
+  peakRssBytes: Spread;
+  childPeakRssBytes: Record<string, number>;
+  dumpCpu: Record<string, number>;
+  verifyCpu: Record<string, number>;
+  mainThreadPeak: number;
+}
+
+export interface Machine {
+  date: string;
+  cpus: number;
+  cpuModel: string;
+  memoryBytes: number;
+  kernel: string;
+  node: string;
+  postgres: string;
+  pgDump: string;
+  gzip: string;
+  settings: Record<string, string>;
+}
+
+export interface DatabaseInfo {
+  name: string;
+  scale: number;
+  databaseBytes: number;
+  rows: Record<string, number>;
+}
+
+export const TARGETS = { wallRatio: 1.1, peakRssBytes: 150 * 1024 * 1024 };
+
+export function spread(values: number[]): Spread {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, min: sorted[0] ?? Number.NaN, max: sorted[sorted.length - 1] ?? Number.NaN };
+}
+
+function medianOf(records: Record<string, number>[]): Record<string, number> {
+  const names = new Set(records.flatMap((r) => Object.keys(r)));
+  return Object.fromEntries([...names].map((name) => [name, spread(records.map((r) => r[name] ?? 0)).median]));
+}
+
+function maxOf(records: Record<string, number>[]): Record<string, number> {
+  const names = new Set(records.flatMap((r) => Object.keys(r)));
+  return Object.fromEntries([...names].map((name) => [name, Math.max(...records.map((r) => r[name] ?? 0))]));
+}
+
+export function summarise(levels: number[], baselines: BaselineRun[], runs: PgwardenRun[]): ConfigSummary[] {
+  return levels.map((level) => {
+    const base = baselines.filter((b) => b.level === level);
+    const baseWall = spread(base.map((b) => b.wallSeconds));
+    return {
+      level,
+      baseline: {
+        wall: baseWall,
+        fsync: spread(base.map((b) => b.fsyncSeconds)),
+        storedBytes: spread(base.map((b) => b.storedBytes)).median,
+        cpu: medianOf(base.map((b) => b.cpuSeconds)),
+        peakRssBytes: maxOf(base.map((b) => b.peakRssBytes)),
+      },
+      pgwarden: [false, true].map((encrypted) => {
+        const mine = runs.filter((r) => r.level === level && r.encrypted === encrypted);
+        const dump = spread(mine.map((r) => r.dumpSeconds));
+        const total = spread(mine.map((r) => r.wallSeconds));
+        return {
+          encrypted,
+          dump,
+          verify: spread(mine.map((r) => r.verifySeconds)),
+          startup: spread(mine.map((r) => r.startupSeconds)),
+          total,
+          dumpRatio: dump.median / baseWall.median,
+          totalRatio: total.median / baseWall.median,
+          storedBytes: spread(mine.map((r) => r.storedBytes)).median,
+          rawBytes: spread(mine.map((r) => r.rawBytes)).median,
+          peakRssBytes: spread(mine.map((r) => r.peakRssBytes)),
+          childPeakRssBytes: maxOf(mine.map((r) => r.childPeakRssBytes)),
+          dumpCpu: medianOf(mine.map((r) => r.dumpCpu)),
+          verifyCpu: medianOf(mine.map((r) => r.verifyCpu)),
+          mainThreadPeak: spread(mine.map((r) => r.mainThreadPeak)).median,
+        };
+      }),
+    };
+  });
+}
+
+// ---- text ----
+
+const MB = 1e6;
+const MiB = 1024 * 1024;
+const s = (seconds: number) => `${seconds.toFixed(1)} s`;
+const range = (x: Spread) => `${s(x.median)} (${x.min.toFixed(1)}–${x.max.toFixed(1)})`;
+const mb = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`;
+const mib = (bytes: number) => `${Math.round(bytes / MiB)} MiB`;
+const cpu = (seconds: number | undefined) => (seconds === undefined ? '–' : seconds.toFixed(1));
+
+export function formatReport(machine: Machine, db: DatabaseInfo, rounds: number, configs: ConfigSummary[]): string {
+  const lines: string[] = [];
+  lines.push(`### pgwarden full backup vs \`pg_dump -Fc -Z0 | gzip -N > file\` (${machine.date})`);
+  lines.push('');
+  lines.push(
+    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${(machine.memoryBytes / 1024 ** 3).toFixed(1)} GiB RAM, Linux ${machine.kernel}, ` +
+      `Node ${machine.node}, ${machine.postgres}, ${machine.pgDump}, ${machine.gzip}.`,
+  );
+  lines.push(
+    `Database: generated hotel database "${db.name}" (scale ${db.scale}), ${(db.databaseBytes / 1e9).toFixed(2)} GB on disk (pg_database_size); ` +
+      `cluster ${Object.entries(machine.settings).map(([k, v]) => `${k}=${v}`).join(', ')}.`,
+  );
+  lines.push(
+    `Method: ${rounds} interleaved rounds (per level: pipeline, pgwarden, pgwarden + AES-256-GCM) after one untimed warm-up run of each; ` +
+      'median (min–max). "dump" = pgwarden\'s dump → stored + fsynced + committed (backup_logs precheck → dump); "total" = the whole ' +
+      '`pgwarden backup full` process incl. start-up, pre-checks and read-back verification through pg_restore. The pipeline does not ' +
+      'fsync its file; fsyncing it afterwards took the time in the "fsync" column (not included in its wall time).',
+  );
+  lines.push('');
+  lines.push('| gzip | run | wall | dump phase | verify phase | dump / pipeline | total / pipeline | stored | peak RSS |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const c of configs) {
+    const b = c.baseline;
+    lines.push(
+      `| -${c.level} | pipeline | ${range(b.wall)} (fsync ${s(b.fsync.median)}) | | | 1.00 | 1.00 | ${mb(b.storedBytes)} | ` +
+        `${Object.entries(b.peakRssBytes).map(([name, bytes]) => `${name} ${mib(bytes)}`).join(', ')} |`,
+    );
+    for (const p of c.pgwarden) {
+      const children = Object.entries(p.childPeakRssBytes).map(([name, bytes]) => `${name} ${mib(bytes)}`).join(', ');
+      lines.push(
+        `| -${c.level} | pgwarden${p.encrypted ? ' + AES-GCM' : ''} | ${range(p.total)} | ${range(p.dump)} | ${range(p.verify)} | ` +
+          `**${p.dumpRatio.toFixed(2)}** | **${p.totalRatio.toFixed(2)}** | ${mb(p.storedBytes)} (${signedPct(p.storedBytes / b.storedBytes - 1)}) | ` +
+          `node **${mib(p.peakRssBytes.max)}** (${children}) |`,
+      );
+    }
+  }
+  lines.push('');
+  lines.push(...targetLines(configs));
+  lines.push('');
+  lines.push(
+    'CPU seconds (medians) per process: the pipeline over its whole run, pgwarden per phase. "node main" is its main (JS) thread, ' +
+      '"node threads" its other threads (zlib runs on the libuv pool), "server" the PostgreSQL processes (COPY backends, catalog); ' +
+      '"cores busy" = all CPU / wall (2 would be both cores saturated). "main busiest 1 s" = node\'s main thread in its busiest second.',
+  );
+  lines.push('');
+  lines.push('| gzip | run | phase | wall | node main | node threads | pg_dump | gzip | pg_restore | server | cores busy | main busiest 1 s |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const c of configs) {
+    const b = c.baseline;
+    lines.push(
+      `| -${c.level} | pipeline | whole run | ${s(b.wall.median)} | | | ${cpu(b.cpu['pg_dump'])} | ${cpu(b.cpu['gzip'])} | | ${cpu(b.cpu['server'])} | ` +
+        `${busy(b.cpu, b.wall.median)} | |`,
+    );
+    for (const p of c.pgwarden) {
+      const run = `pgwarden${p.encrypted ? ' + AES-GCM' : ''}`;
+      const d = p.dumpCpu;
+      const v = p.verifyCpu;
+      lines.push(
+        `| -${c.level} | ${run} | dump | ${s(p.dump.median)} | ${cpu(d['main'])} | ${cpu(d['threads'])} | ${cpu(d['pg_dump'])} | | | ${cpu(d['server'])} | ` +
+          `${busy(d, p.dump.median)} | ${Math.round(p.mainThreadPeak * 100)} % |`,
+      );
+      lines.push(
+        `| -${c.level} | ${run} | verify | ${s(p.verify.median)} | ${cpu(v['main'])} | ${cpu(v['threads'])} | | | ${cpu(v['pg_restore'])} | ${cpu(v['server'])} | ` +
+          `${busy(v, p.verify.median)} | |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+function targetLines(configs: ConfigSummary[]): string[] {
+  const all = configs.flatMap((c) => c.pgwarden.map((p) => ({ label: `-${c.level}${p.encrypted ? ' enc' : ''}`, p })));
+  const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
+  const dumpOk = all.every(({ p }) => p.dumpRatio <= TARGETS.wallRatio);
+  const totalOk = all.every(({ p }) => p.totalRatio <= TARGETS.wallRatio);
+  const rssOk = all.every(({ p }) => p.peakRssBytes.max <= TARGETS.peakRssBytes);
+  return [
+    `Targets: wall-time ratio ≤ ${TARGETS.wallRatio.toFixed(2)} — dump phase ${verdict(dumpOk)} ` +
+      `(${all.map(({ label, p }) => `${label}: ${p.dumpRatio.toFixed(2)}`).join(', ')}); ` +
+      `whole command incl. verification ${verdict(totalOk)} (${all.map(({ label, p }) => `${label}: ${p.totalRatio.toFixed(2)}`).join(', ')}).`,
+    `Peak RSS of the pgwarden process ≤ ${mib(TARGETS.peakRssBytes)} — ${verdict(rssOk)} (highest ${mib(Math.max(...all.map(({ p }) => p.peakRssBytes.max)))}).`,
+  ];
+}
+
+function busy(cpuSeconds: Record<string, number>, wallSeconds: number): string {
+  const total = Object.values(cpuSeconds).reduce((sum, x) => sum + x, 0);
+  return (total / wallSeconds).toFixed(2);
+}
+
+function signedPct(fraction: number): string {
+  const pct = fraction * 100;
+  return `${pct >= 0 ? '+' : ''}${pct.toFixed(1)} %`;
+}
