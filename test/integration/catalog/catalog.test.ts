@@ -74,7 +74,7 @@ describe('catalog', () => {
     assert.equal(sick.code, 1);
     assert.match(sick.stdout, /health_db\s+full_backup_age\s+critical\s+last successful full backup .* finished 1 day 0?1:00:\d\d ago/);
     assert.match(sick.stdout, /health_db\s+last_full_run\s+critical\s+backup .* failed: cannot connect to database "health_db"/);
-    assert.match(sick.stdout, /health_db\s+size_ratio\s+warning\s+last full backup is 0\.\d+ of the median/);
+    assert.match(sick.stdout, /health_db\s+size_ratio\s+warning\s+last full backup is 0\.\d+ of the median of the last 7/);
 
     // The runbook's form: search_path set, the function called by name.
     const c = await client(warden.catalogUrl);
