@@ -23,6 +23,9 @@ export function backupRoleSql(options: BackupRoleOptions): string {
     `-- pg_dump turns row-level security off and fails on a table whose policies would hide rows.`,
     `ALTER ROLE ${role} BYPASSRLS;`,
     ``,
+    `-- pgwarden serve reads pg_stat_replication (lag per standby) and database sizes.`,
+    `GRANT pg_monitor TO ${role};`,
+    ``,
   ];
   for (const db of options.databases) lines.push(`GRANT CONNECT ON DATABASE ${ident(db)} TO ${role};`);
   if (options.databases.length > 0) lines.push('');
