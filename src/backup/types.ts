@@ -22,7 +22,7 @@ export interface BackupContext {
 export interface BackupResult {
   backup_id: string;
   database: string;
-  type: 'full';
+  type: 'full' | 'base' | 'incremental';
   status: 'succeeded' | 'failed';
   file_size: number | null;
   checksum_sha256: string | null;

@@ -23,9 +23,9 @@ export async function rebuildCatalog(catalog: Catalog, storage: StorageDriver, p
       if (text === undefined) continue;
       const manifest = parseManifest(text, `${storage.name}:${object.path}`);
       const dir = object.path.slice(0, -'/manifest.json'.length);
-      const artifactPath = `${dir}/${manifest.artifact.file}`;
-      const artifact = await storage.stat(artifactPath);
-      if (!artifact) {
+      // An incremental has no artifact: it seals WAL that lives in the archive.
+      const artifactPath = manifest.artifact ? `${dir}/${manifest.artifact.file}` : object.path;
+      if (manifest.artifact && !(await storage.stat(artifactPath))) {
         result.skipped.push({ path: object.path, reason: `its artifact ${manifest.artifact.file} is missing` });
         continue;
       }

@@ -8,22 +8,28 @@ import { type BackupManifest, MANIFEST_FORMAT_VERSION } from './types.js';
 const manifestSchema = z.strictObject({
   formatVersion: z.number().int(),
   backupId: z.string().min(1),
-  kind: z.literal('full'),
+  kind: z.enum(['full', 'base', 'incremental']),
   database: z.string().min(1),
   serverVersion: z.string(),
   toolVersion: z.string(),
   startedAt: z.string(),
   finishedAt: z.string(),
   startLsn: z.string().nullable(),
+  endLsn: z.string().nullable().optional(),
+  timeline: z.number().int().positive().nullable().optional(),
+  wal: z
+    .strictObject({ first: z.string(), last: z.string(), segments: z.number().int().nonnegative(), bytes: z.number().int().nonnegative() })
+    .nullable()
+    .optional(),
   artifact: z.strictObject({
     file: z.string().regex(/^[A-Za-z0-9._-]+$/),
-    format: z.enum(['custom', 'directory-tar']),
+    format: z.enum(['custom', 'directory-tar', 'tar']),
     compression: z.strictObject({ algorithm: z.enum(['gzip', 'none']), level: z.number().int() }),
     encryption: z.strictObject({ keyId: z.string(), format: z.literal('pgwenc-1') }).nullable(),
     rawBytes: z.number().int().nonnegative(),
     storedBytes: z.number().int().nonnegative(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  }),
+  }).nullable(),
   tables: z.strictObject({ count: z.number().int().nonnegative() }),
   expectedBytes: z.number().nullable(),
   verification: z
@@ -87,4 +93,14 @@ export function parseManifest(text: string, where: string): BackupManifest {
     });
   }
   return manifest;
+}
+
+/** The artifact of a manifest that must have one (full and base backups); incrementals have none. */
+export function requireArtifact(manifest: BackupManifest, where: string): NonNullable<BackupManifest['artifact']> {
+  if (!manifest.artifact) {
+    throw new VerificationError('manifest', `backup ${manifest.backupId} (${manifest.kind}) has no artifact of its own (${where})`, {
+      hints: ['incremental backups seal WAL in the archive; restore with restore-pitr'],
+    });
+  }
+  return manifest.artifact;
 }

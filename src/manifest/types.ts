@@ -4,7 +4,8 @@ import type { CompressionAlgorithm } from '../pipeline/compression.js';
 
 export const MANIFEST_FORMAT_VERSION = 1;
 
-export type ArtifactFormat = 'custom' | 'directory-tar';
+/** '-Fc' stream; '-Fd' directory packed as tar (backup.jobs > 1); 'tar': pg_basebackup's tar of the data directory. */
+export type ArtifactFormat = 'custom' | 'directory-tar' | 'tar';
 
 export interface ArtifactInfo {
   /** File name inside the backup's directory, e.g. `dump.pgc.gz.enc`. */
@@ -31,15 +32,21 @@ export interface VerificationResult {
 export interface BackupManifest {
   formatVersion: number;
   backupId: string;
-  kind: 'full';
+  kind: 'full' | 'base' | 'incremental';
   database: string;
   serverVersion: string;
   toolVersion: string;
   startedAt: string;
   finishedAt: string;
-  /** WAL position when the dump's snapshot was taken (informational for logical backups). */
+  /** WAL position when the dump's snapshot was taken (logical), or where the base backup starts (physical). */
   startLsn: string | null;
-  artifact: ArtifactInfo;
+  /** Base backups: the LSN recovery must reach before the copy is consistent; incrementals: the last LSN sealed. */
+  endLsn?: string | null | undefined;
+  timeline?: number | null | undefined;
+  /** The stored bytes; null for an incremental, which only seals WAL already in the archive. */
+  artifact: ArtifactInfo | null;
+  /** Incrementals: the WAL segments sealed since the previous backup. */
+  wal?: { first: string; last: string; segments: number; bytes: number } | null | undefined;
   /** Tables (ordinary and partitioned, incl. partitions) the dump contains, counted in the dump's snapshot. */
   tables: { count: number };
   expectedBytes: number | null;

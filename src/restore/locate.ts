@@ -12,7 +12,8 @@ export interface LocatedBackup {
   manifest: BackupManifest;
   dir: string;
   manifestPath: string;
-  artifactPath: string;
+  /** Null for an incremental, which has no artifact of its own. */
+  artifactPath: string | null;
 }
 
 export async function locateBackup(storage: StorageDriver, catalog: Catalog | undefined, prefix: string, backupId: string): Promise<LocatedBackup> {
@@ -46,10 +47,10 @@ export async function locateBackup(storage: StorageDriver, catalog: Catalog | un
   if (manifest.backupId !== backupId) {
     throw new VerificationError('manifest', `manifest ${storage.name}:${manifestPath} describes backup ${manifest.backupId}, not ${backupId}`);
   }
-  if (row?.checksumSha256 && row.checksumSha256 !== manifest.artifact.sha256) {
-    throw new VerificationError('manifest', `manifest ${storage.name}:${manifestPath} disagrees with the catalog: it records sha256 ${manifest.artifact.sha256}, the catalog ${row.checksumSha256}`, {
+  if (row?.checksumSha256 && row.checksumSha256 !== manifest.artifact?.sha256) {
+    throw new VerificationError('manifest', `manifest ${storage.name}:${manifestPath} disagrees with the catalog: it records sha256 ${manifest.artifact?.sha256 ?? 'none'}, the catalog ${row.checksumSha256}`, {
       hints: ['one of them was altered; compare with the manifest on another storage target'],
     });
   }
-  return { manifest, dir, manifestPath, artifactPath: `${dir}/${manifest.artifact.file}` };
+  return { manifest, dir, manifestPath, artifactPath: manifest.artifact ? `${dir}/${manifest.artifact.file}` : null };
 }

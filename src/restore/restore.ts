@@ -20,6 +20,7 @@ import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { findPgTool } from '../postgres/tools.js';
 import type { StorageDriver } from '../storage/types.js';
 import { formatBytes } from '../backup/precheck.js';
+import { requireArtifact } from '../manifest/manifest.js';
 import { locateBackup } from './locate.js';
 
 export interface RestoreOptions {
@@ -59,19 +60,26 @@ export interface RestoreResult {
 export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions): Promise<RestoreResult> {
   const started = performance.now();
   const located = await locateBackup(ctx.storage, ctx.catalog, ctx.prefix, options.backupId);
-  const { manifest, artifactPath } = located;
+  const { manifest } = located;
   const audit = (result: 'ok' | 'failed', details: Record<string, unknown>) =>
     ctx.catalog
       ?.access({ backupId: manifest.backupId, database: manifest.database, action: 'restore', actor: options.actor, result, details })
       .catch(() => {});
   const target = describeUrl(options.targetUrl);
   try {
-    if (manifest.artifact.encryption && !ctx.keyring) {
-      throw new RestoreError(`backup ${manifest.backupId} is encrypted with key "${manifest.artifact.encryption.keyId}" but no encryption keys are configured`, {
+    if (manifest.kind !== 'full') {
+      throw new RestoreError(`backup ${manifest.backupId} is a ${manifest.kind} backup: restore it to a point in time with restore-pitr`, {
+        hints: [`pgwarden restore-pitr --database ${manifest.database} --latest --data-dir DIR`],
+      });
+    }
+    const artifact = requireArtifact(manifest, located.manifestPath);
+    const artifactPath = located.artifactPath!;
+    if (artifact.encryption && !ctx.keyring) {
+      throw new RestoreError(`backup ${manifest.backupId} is encrypted with key "${artifact.encryption.keyId}" but no encryption keys are configured`, {
         hints: ['add the key to encryption.keys in the config'],
       });
     }
-    await assertStoredChecksum(ctx.storage, artifactPath, manifest.artifact.sha256, manifest.artifact.storedBytes);
+    await assertStoredChecksum(ctx.storage, artifactPath, artifact.sha256, artifact.storedBytes);
 
     const client = await connect(options.targetUrl, { purpose: 'restore target', applicationName: 'pgwarden restore' });
     let serverMajor: number;
@@ -89,14 +97,14 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
     if (options.clean) args.push('--clean', '--if-exists');
     if (options.noOwner) args.push('--no-owner', '--no-privileges');
     const read = () =>
-      artifactReadStages({ compression: manifest.artifact.compression.algorithm, keyring: ctx.keyring, encrypted: manifest.artifact.encryption !== null });
+      artifactReadStages({ compression: artifact.compression.algorithm, keyring: ctx.keyring, encrypted: artifact.encryption !== null });
 
     const label = `pg_restore into ${target}`;
-    if (manifest.artifact.format === 'directory-tar') {
+    if (artifact.format === 'directory-tar') {
       const unpacked = await unpackDirectoryArchive({
         source: ctx.storage.read(artifactPath),
         stages: read().stages,
-        rawBytes: manifest.artifact.rawBytes,
+        rawBytes: artifact.rawBytes,
         tempDir: ctx.tempDir,
         signal: ctx.signal,
       });
@@ -121,8 +129,8 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
       try {
         const file = join(dir, 'dump.pgc');
         const free = await statfs(dir).then((s) => s.bavail * s.bsize);
-        if (free < manifest.artifact.rawBytes) {
-          throw new StorageFullError(`a parallel restore needs ${formatBytes(manifest.artifact.rawBytes)} of temporary space in ${dir}; ${formatBytes(free)} is free`, {
+        if (free < artifact.rawBytes) {
+          throw new StorageFullError(`a parallel restore needs ${formatBytes(artifact.rawBytes)} of temporary space in ${dir}; ${formatBytes(free)} is free`, {
             hints: ['set backup.tempDir to a larger disk, or restore with --jobs 1 (streams, needs no temporary space)'],
           });
         }

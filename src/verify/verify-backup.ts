@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Catalog } from '../catalog/catalog.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import { errorMessage } from '../errors.js';
-import { sealManifest } from '../manifest/manifest.js';
+import { requireArtifact, sealManifest } from '../manifest/manifest.js';
 import { findPgTool } from '../postgres/tools.js';
 import { locateBackup } from '../restore/locate.js';
 import { writeTextObject } from '../storage/text.js';
@@ -48,8 +48,8 @@ export async function verifyBackup(ctx: VerifyContext, backupId: string, actor: 
     const pgRestore = await findPgTool('pg_restore', { binDir: ctx.pgBinDir, serverMajor: dumpMajor });
     const check = await verifyArtifact({
       storage: ctx.storage,
-      path: located.artifactPath,
-      artifact: manifest.artifact,
+      path: located.artifactPath!,
+      artifact: requireArtifact(manifest, located.manifestPath),
       expectedTables: manifest.tables.count,
       keyring: ctx.keyring,
       pgRestore: pgRestore.path,
