@@ -46,7 +46,7 @@ export class DatabaseUnreachableError extends PgwardenError {
 /** A pre-check failed before a backup started: nothing was written. */
 export class PrecheckError extends PgwardenError {
   override readonly code = 'PRECHECK_FAILED';
-  readonly check: 'connect' | 'read' | 'disk' | 'tools';
+  readonly check: 'connect' | 'read' | 'disk' | 'tools' | 'config';
 
   constructor(check: PrecheckError['check'], message: string, options: ErrorOptions = {}) {
     super(message, options);

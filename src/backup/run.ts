@@ -1,10 +1,25 @@
 // Runs a kind of backup for every configured database (or one named), one after another.
 import type { Pgwarden } from '../app/open.js';
 import { UsageError } from '../errors.js';
+import { runBaseBackup } from './base.js';
 import { runFullBackup } from './full.js';
+import { runIncrementalBackup } from './incremental.js';
 import type { BackupResult } from './types.js';
+import type { WalAccess } from './wal-access.js';
 
-export async function runBackups(app: Pgwarden, options: { kind: 'full'; database?: string | undefined; signal?: AbortSignal | undefined; actor?: string | undefined }): Promise<BackupResult[]> {
+export type BackupKindName = 'full' | 'base' | 'incremental';
+
+export interface RunBackupsOptions {
+  kind: BackupKindName;
+  database?: string | undefined;
+  signal?: AbortSignal | undefined;
+  actor?: string | undefined;
+  backupId?: string | undefined;
+  /** Needed by base and incremental backups. */
+  wal?: WalAccess | undefined;
+}
+
+export async function runBackups(app: Pgwarden, options: RunBackupsOptions): Promise<BackupResult[]> {
   const databases = options.database ? app.config.databases.filter((d) => d.name === options.database) : app.config.databases;
   if (databases.length === 0) {
     throw new UsageError(`no database named "${options.database}" in the config`, {
@@ -14,7 +29,15 @@ export async function runBackups(app: Pgwarden, options: { kind: 'full'; databas
   const results: BackupResult[] = [];
   for (const db of databases) {
     if (options.signal?.aborted) break;
-    results.push(await runFullBackup({ ...app, signal: options.signal }, db, { actor: options.actor }));
+    const ctx = { ...app, signal: options.signal };
+    const runOptions = { actor: options.actor, backupId: options.backupId };
+    if (options.kind === 'full') {
+      results.push(await runFullBackup(ctx, db, runOptions));
+    } else {
+      if (!options.wal) throw new Error(`runBackups: a ${options.kind} backup needs WAL access`);
+      const walCtx = { ...ctx, wal: options.wal };
+      results.push(options.kind === 'base' ? await runBaseBackup(walCtx, db, runOptions) : await runIncrementalBackup(walCtx, db, runOptions));
+    }
   }
   return results;
 }

@@ -1,9 +1,11 @@
 // The `pgwarden` command line: parse arguments, call one function, print, return the exit code.
 // Exit codes (DESIGN.md): 0 success, 1 the operation failed, 2 bad usage or bad config.
 import { userInfo } from 'node:os';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { resolve } from 'node:path';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { type Pgwarden, openPgwarden } from '../app/open.js';
-import { runBackups } from '../backup/run.js';
+import { type BackupKindName, runBackups } from '../backup/run.js';
+import { createWalAccess } from '../backup/wal-access.js';
 import { rebuildCatalog } from '../catalog/rebuild.js';
 import { migrateCatalog } from '../catalog/migrate.js';
 import { type Config, loadConfig, redactConfig, secretValues } from '../config/index.js';
@@ -12,10 +14,13 @@ import { PgwardenError, UsageError, errorMessage, isPgwardenError } from '../err
 import { createLogger } from '../logging/logger.js';
 import { backupRoleSql } from '../postgres/backup-role.js';
 import { connect } from '../postgres/connection.js';
+import { type PitrTarget, lsnValue, restorePitr } from '../restore/pitr.js';
 import { restoreBackup } from '../restore/restore.js';
+import { failoverStatus, promoteStandby } from '../replication/failover.js';
+import { walFetch, walPush } from '../wal/commands.js';
 import { startService } from '../service/serve.js';
 import { verifyBackup } from '../verify/verify-backup.js';
-import { formatBackupList, formatHealth, formatRestore, printJson } from './output.js';
+import { formatBackupList, formatFailover, formatHealth, formatRestore, printJson } from './output.js';
 
 interface Io {
   out: (text: string) => void;
@@ -63,23 +68,110 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     }
   };
 
+  const configPath = () => resolve(program.opts<{ config?: string }>().config ?? process.env['PGWARDEN_CONFIG'] ?? '');
+
   program
     .command('backup')
     .description('back up every configured database now (or one with --database)')
-    .argument('<kind>', 'full')
+    .addArgument(new Argument('<kind>', 'full (pg_dump), base (pg_basebackup) or incremental (seal the archived WAL)').choices(['full', 'base', 'incremental']))
     .option('-d, --database <name>', 'only this database')
     .option('--json', 'print a JSON array, one record per database')
-    .action(async (kind: string, opts: { database?: string; json?: boolean }) => {
-      if (kind !== 'full') throw new UsageError(`backup kind "${kind}" is not available in this version; use "full"`);
-      const results = await withApp((app) => runBackups(app, { kind: 'full', database: opts.database, signal: abort.signal, actor }));
+    .action(async (kind: BackupKindName, opts: { database?: string; json?: boolean }) => {
+      const results = await withApp((app) =>
+        runBackups(app, { kind, database: opts.database, signal: abort.signal, actor, wal: createWalAccess(app, { configPath: configPath() }) }),
+      );
       if (opts.json) printJson(io.out, results);
       else {
         for (const r of results) {
           if (r.status === 'succeeded') io.out(`${r.backup_id}\n`);
-          else io.err(`error: backup ${r.backup_id} of database "${r.database}" failed: ${r.error}\n${hintsOf(r)}`);
+          else io.err(`error: ${kind} backup ${r.backup_id} of database "${r.database}" failed: ${r.error}\n${hintsOf(r)}`);
         }
       }
       if (results.some((r) => r.status !== 'succeeded')) exitCode = 1;
+    });
+
+  program
+    .command('restore-pitr')
+    .description('lay out a base backup and the WAL to recover a database to a point in time')
+    .requiredOption('-d, --database <name>', 'the configured database whose archive to use')
+    .option('--target-time <time>', 'recover up to this time (ISO 8601 with a zone, e.g. 2026-11-25T10:15:00Z)')
+    .option('--target-lsn <lsn>', 'recover up to this WAL position')
+    .option('--target-name <name>', 'recover up to this restore point (pg_create_restore_point)')
+    .option('--latest', 'recover everything the archive holds')
+    .requiredOption('--data-dir <dir>', 'new or empty directory for the recovered cluster')
+    .option('--start', 'start the server and wait until recovery reached the target')
+    .option('--port <port>', 'port for the started server (default: a free one)', positiveInt)
+    .option('--timeout <seconds>', 'how long --start waits for recovery', positiveInt, 3600)
+    .option('--json', 'print JSON')
+    .action(async (opts: { database: string; targetTime?: string; targetLsn?: string; targetName?: string; latest?: boolean; dataDir: string; start?: boolean; port?: number; timeout: number; json?: boolean }) => {
+      const target = parsePitrTarget(opts);
+      const result = await withApp((app) =>
+        restorePitr(
+          {
+            ...app,
+            prefix: app.config.storage.prefix,
+            wal: createWalAccess(app, { configPath: configPath() }),
+            tempDir: app.config.backup.tempDir,
+            pgBinDir: app.config.backup.pgBinDir,
+            signal: abort.signal,
+          },
+          { database: opts.database, target, dataDir: resolve(opts.dataDir), start: opts.start === true, port: opts.port, timeoutSeconds: opts.timeout, actor },
+        ),
+      );
+      if (opts.json) printJson(io.out, result);
+      else {
+        io.out(`restored base backup ${result.base_backup_id} of "${result.database}" into ${result.data_dir}, recovering to ${result.target}\n`);
+        if (result.started) io.out(`server running on port ${result.port}: recovery finished in ${result.recovery_seconds}s (${result.total_seconds}s in all)\n`);
+        else io.out(`start it with: pg_ctl -D ${result.data_dir} start\n`);
+      }
+    });
+
+  const failover = program.command('failover').description('standbys: status and promotion');
+  failover
+    .command('status')
+    .description('replication state and lag of every configured standby')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const rows = await failoverStatus(await config());
+      if (opts.json) printJson(io.out, rows);
+      else io.out(formatFailover(rows));
+    });
+  failover
+    .command('promote')
+    .description('promote a standby and wait until it accepts writes')
+    .requiredOption('--standby <name>', 'the configured standby')
+    .option('-d, --database <name>', 'when the standby name is not unique')
+    .option('--timeout <seconds>', 'how long to wait', positiveInt, 60)
+    .option('--json', 'print JSON')
+    .action(async (opts: { standby: string; database?: string; timeout: number; json?: boolean }) => {
+      const result = await promoteStandby(await config(), { standby: opts.standby, database: opts.database, timeoutSeconds: opts.timeout });
+      if (opts.json) printJson(io.out, result);
+      else io.out(`standby "${result.standby}" of "${result.database}" promoted in ${result.seconds}s; it accepts writes on timeline ${result.timeline}\n`);
+    });
+
+  program
+    .command('wal-push')
+    .description("archive one WAL file (archive_command = '… wal-push %p')")
+    .argument('<path>', '%p')
+    .option('-d, --database <name>', 'the configured database this WAL belongs to')
+    .option('--timeout <seconds>', 'give up after this long (non-zero exit: PostgreSQL retries)', positiveInt)
+    .action(async (path: string, opts: { database?: string; timeout?: number }) => {
+      const result = await walPush(await config(), { database: opts.database, path, timeoutMs: opts.timeout ? opts.timeout * 1000 : undefined, signal: abort.signal });
+      (result.exitCode === 0 ? io.out : io.err)(`${result.message}\n`);
+      exitCode = result.exitCode;
+    });
+
+  program
+    .command('wal-fetch')
+    .description("restore one WAL file from the archive (restore_command = '… wal-fetch %f %p')")
+    .argument('<name>', '%f')
+    .argument('<destination>', '%p')
+    .option('-d, --database <name>', 'the configured database whose archive to read')
+    .option('--timeout <seconds>', 'give up after this long', positiveInt)
+    .action(async (name: string, destination: string, opts: { database?: string; timeout?: number }) => {
+      const result = await walFetch(await config(), { database: opts.database, name, destination, timeoutMs: opts.timeout ? opts.timeout * 1000 : undefined, signal: abort.signal });
+      (result.exitCode === 0 ? io.out : io.err)(`${result.message}\n`);
+      exitCode = result.exitCode;
     });
 
   program
@@ -229,6 +321,24 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+function parsePitrTarget(opts: { targetTime?: string; targetLsn?: string; targetName?: string; latest?: boolean }): PitrTarget {
+  const given = [opts.targetTime, opts.targetLsn, opts.targetName, opts.latest ? 'latest' : undefined].filter((v) => v !== undefined);
+  if (given.length !== 1) throw new UsageError('give exactly one of --target-time, --target-lsn, --target-name and --latest');
+  if (opts.targetTime !== undefined) {
+    // A time without a zone would be read in this machine's zone, which is rarely what an operator meant.
+    if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(opts.targetTime.trim())) throw new UsageError(`--target-time "${opts.targetTime}" needs a time zone (e.g. Z or +01:00)`);
+    const time = new Date(opts.targetTime);
+    if (Number.isNaN(time.getTime())) throw new UsageError(`--target-time "${opts.targetTime}" is not a time (use ISO 8601, e.g. 2026-11-25T10:15:00Z)`);
+    return { kind: 'time', time };
+  }
+  if (opts.targetLsn !== undefined) {
+    lsnValue(opts.targetLsn);
+    return { kind: 'lsn', lsn: opts.targetLsn };
+  }
+  if (opts.targetName !== undefined) return { kind: 'name', name: opts.targetName };
+  return { kind: 'latest' };
 }
 
 function reportError(error: unknown, io: Io): number {

@@ -41,3 +41,12 @@ export function formatRestore(r: RestoreResult): string {
   const head = `restored backup ${r.backup_id} (database "${r.database}") into ${r.target}: ${r.tables} tables, ${r.rows} rows in ${r.duration_seconds}s\n`;
   return head + formatTable(['TABLE', 'ROWS'], r.per_table.map((t) => [t.table, String(t.rows)]));
 }
+
+export function formatFailover(rows: import('../replication/failover.js').FailoverStatusRow[]): string {
+  if (rows.length === 0) return 'no standbys configured or connected\n';
+  const yesNo = (v: boolean | null) => (v === null ? '?' : v ? 'yes' : 'no');
+  return formatTable(
+    ['DATABASE', 'STANDBY', 'CONFIGURED', 'CONNECTED', 'STATE', 'LAG (s)', 'LAG (bytes)', 'PAUSED', 'ERROR'],
+    rows.map((r) => [r.database, r.standby, yesNo(r.configured), yesNo(r.connected), r.state ?? '-', r.lag_seconds === null ? '-' : r.lag_seconds.toFixed(1), r.lag_bytes === null ? '-' : String(r.lag_bytes), yesNo(r.replay_paused), r.error ?? '']),
+  );
+}

@@ -14,6 +14,8 @@ export interface UnpackOptions {
   /** The dump's size, to check the temporary space first. */
   rawBytes: number;
   tempDir?: string | undefined;
+  /** Unpack into this existing directory instead of a new temporary one (which cleanup() then keeps). */
+  into?: string | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -23,15 +25,15 @@ export interface Unpacked {
 }
 
 export async function unpackDirectoryArchive(options: UnpackOptions): Promise<Unpacked> {
-  const base = options.tempDir ?? tmpdir();
+  const base = options.into ?? options.tempDir ?? tmpdir();
   const free = await statfs(base).then((s) => s.bavail * s.bsize);
   if (free < options.rawBytes) {
-    throw new StorageFullError(`unpacking this backup needs ${options.rawBytes} bytes of temporary space in ${base}; ${free} are free`, {
-      hints: ['set backup.tempDir to a larger disk'],
+    throw new StorageFullError(`unpacking this backup needs ${options.rawBytes} bytes of space in ${base}; ${free} are free`, {
+      hints: [options.into ? 'restore onto a larger disk' : 'set backup.tempDir to a larger disk'],
     });
   }
-  const dir = await mkdtemp(join(base, 'pgwarden-unpack-'));
-  const cleanup = () => rm(dir, { recursive: true, force: true });
+  const dir = options.into ?? (await mkdtemp(join(base, 'pgwarden-unpack-')));
+  const cleanup = options.into ? async () => {} : () => rm(dir, { recursive: true, force: true });
   const tar = startTool('tar', ['--extract', '--file=-', '--directory', dir, '--no-same-owner'], {
     stdin: 'pipe',
     signal: options.signal,

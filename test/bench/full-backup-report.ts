@@ -12,6 +12,8 @@ export interface BaselineRun {
   /** CPU seconds per process name (pg_dump, gzip, bash) and `server` (PostgreSQL backends). */
   cpuSeconds: Record<string, number>;
   peakRssBytes: Record<string, number>;
+  /** CPU seconds used by everything else on the machine during the run: the noise. */
+  otherCpuSeconds: number;
 }
 
 export interface PgwardenRun {
@@ -34,6 +36,9 @@ export interface PgwardenRun {
   /** Peak RSS of the pgwarden node process: getrusage at exit, and the highest VmHWM sampled. */
   peakRssBytes: number;
   sampledPeakRssBytes: number;
+  /** The highest VmRSS sampled (every 50 ms) in the dump and in the verify phase. */
+  dumpPhaseRssBytes: number;
+  verifyPhaseRssBytes: number;
   childPeakRssBytes: Record<string, number>;
   /** CPU seconds per phase: `main` and `threads` of the node process, pg_dump, pg_restore, server. */
   dumpCpu: Record<string, number>;
@@ -41,6 +46,16 @@ export interface PgwardenRun {
   totalCpu: { user: number; system: number };
   /** Busiest second of node's main thread during the dump phase, as a fraction of one core. */
   mainThreadPeak: number;
+  otherCpuSeconds: number;
+}
+
+/** `pg_dump -Fc -Z0 > file`: pg_dump alone, the floor under any compressed backup. */
+export interface FloorRun {
+  kind: 'floor';
+  round: number;
+  wallSeconds: number;
+  bytes: number;
+  cpuSeconds: Record<string, number>;
 }
 
 export interface Spread {
@@ -51,7 +66,15 @@ export interface Spread {
 
 export interface ConfigSummary {
   level: number;
-  baseline: { wall: Spread; fsync: Spread; storedBytes: number; cpu: Record<string, number>; peakRssBytes: Record<string, number> };
+  baseline: {
+    wall: Spread;
+    fsync: Spread;
+    storedBytes: number;
+    cpu: Record<string, number>;
+    peakRssBytes: Record<string, number>;
+    /** Cores the rest of the machine kept busy during these runs. */
+    otherLoad: Spread;
+  };
   pgwarden: PgwardenSummary[];
 }
 
@@ -66,10 +89,13 @@ export interface PgwardenSummary {
   storedBytes: number;
   rawBytes: number;
   peakRssBytes: Spread;
+  dumpPhaseRssBytes: number;
+  verifyPhaseRssBytes: number;
   childPeakRssBytes: Record<string, number>;
   dumpCpu: Record<string, number>;
   verifyCpu: Record<string, number>;
   mainThreadPeak: number;
+  otherLoad: Spread;
 }
 
 export interface Machine {
@@ -123,6 +149,7 @@ export function summarise(levels: number[], baselines: BaselineRun[], runs: Pgwa
         storedBytes: spread(base.map((b) => b.storedBytes)).median,
         cpu: medianOf(base.map((b) => b.cpuSeconds)),
         peakRssBytes: maxOf(base.map((b) => b.peakRssBytes)),
+        otherLoad: spread(base.map((b) => b.otherCpuSeconds / b.wallSeconds)),
       },
       pgwarden: [false, true].map((encrypted) => {
         const mine = runs.filter((r) => r.level === level && r.encrypted === encrypted);
@@ -139,10 +166,13 @@ export function summarise(levels: number[], baselines: BaselineRun[], runs: Pgwa
           storedBytes: spread(mine.map((r) => r.storedBytes)).median,
           rawBytes: spread(mine.map((r) => r.rawBytes)).median,
           peakRssBytes: spread(mine.map((r) => r.peakRssBytes)),
+          dumpPhaseRssBytes: Math.max(...mine.map((r) => r.dumpPhaseRssBytes)),
+          verifyPhaseRssBytes: Math.max(...mine.map((r) => r.verifyPhaseRssBytes)),
           childPeakRssBytes: maxOf(mine.map((r) => r.childPeakRssBytes)),
           dumpCpu: medianOf(mine.map((r) => r.dumpCpu)),
           verifyCpu: medianOf(mine.map((r) => r.verifyCpu)),
           mainThreadPeak: spread(mine.map((r) => r.mainThreadPeak)).median,
+          otherLoad: spread(mine.map((r) => r.otherCpuSeconds / r.wallSeconds)),
         };
       }),
     };
@@ -159,7 +189,13 @@ const mb = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`;
 const mib = (bytes: number) => `${Math.round(bytes / MiB)} MiB`;
 const cpu = (seconds: number | undefined) => (seconds === undefined ? '–' : seconds.toFixed(1));
 
-export function formatReport(machine: Machine, db: DatabaseInfo, rounds: number, configs: ConfigSummary[]): string {
+export interface Extras {
+  floor: FloorRun[];
+  /** Peak RSS of `pgwarden config check`: the process with its modules loaded and no data moving. */
+  idleRssBytes: number;
+}
+
+export function formatReport(machine: Machine, db: DatabaseInfo, rounds: number, configs: ConfigSummary[], extras: Extras): string {
   const lines: string[] = [];
   lines.push(`### pgwarden full backup vs \`pg_dump -Fc -Z0 | gzip -N > file\` (${machine.date})`);
   lines.push('');
@@ -177,6 +213,12 @@ export function formatReport(machine: Machine, db: DatabaseInfo, rounds: number,
       '`pgwarden backup full` process incl. start-up, pre-checks and read-back verification through pg_restore. The pipeline does not ' +
       'fsync its file; fsyncing it afterwards took the time in the "fsync" column (not included in its wall time).',
   );
+  const floor = spread(extras.floor.map((f) => f.wallSeconds));
+  lines.push(
+    `Floor: \`pg_dump -Fc -Z0 > file\` alone ${range(floor)}, ${mb(spread(extras.floor.map((f) => f.bytes)).median)} ` +
+      `(pg_dump ${cpu(medianOf(extras.floor.map((f) => f.cpuSeconds))['pg_dump'])} s CPU, server ${cpu(medianOf(extras.floor.map((f) => f.cpuSeconds))['server'])} s). ` +
+      `Peak RSS of an idle pgwarden process (\`config check\`): ${mib(extras.idleRssBytes)}.`,
+  );
   lines.push('');
   lines.push('| gzip | run | wall | dump phase | verify phase | dump / pipeline | total / pipeline | stored | peak RSS |');
   lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
@@ -191,12 +233,20 @@ export function formatReport(machine: Machine, db: DatabaseInfo, rounds: number,
       lines.push(
         `| -${c.level} | pgwarden${p.encrypted ? ' + AES-GCM' : ''} | ${range(p.total)} | ${range(p.dump)} | ${range(p.verify)} | ` +
           `**${p.dumpRatio.toFixed(2)}** | **${p.totalRatio.toFixed(2)}** | ${mb(p.storedBytes)} (${signedPct(p.storedBytes / b.storedBytes - 1)}) | ` +
-          `node **${mib(p.peakRssBytes.max)}** (${children}) |`,
+          `node **${mib(p.peakRssBytes.max)}** (dump ${mib(p.dumpPhaseRssBytes)}, verify ${mib(p.verifyPhaseRssBytes)}; ${children}) |`,
       );
     }
   }
   lines.push('');
   lines.push(...targetLines(configs));
+  const load = (x: Spread) => `${x.median.toFixed(2)} (max ${x.max.toFixed(2)})`;
+  lines.push(
+    'Noise — cores kept busy by other processes (and this benchmark\'s sampler) during the timed runs, median (max): ' +
+      configs
+        .map((c) => `-${c.level} pipeline ${load(c.baseline.otherLoad)}, ${c.pgwarden.map((p) => `pgwarden${p.encrypted ? ' + AES-GCM' : ''} ${load(p.otherLoad)}`).join(', ')}`)
+        .join('; ') +
+      '.',
+  );
   lines.push('');
   lines.push(
     'CPU seconds (medians) per process: the pipeline over its whole run, pgwarden per phase. "node main" is its main (JS) thread, ' +

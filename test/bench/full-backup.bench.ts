@@ -7,7 +7,7 @@
 //   --cpu-prof      after the timed rounds, one untimed run per configuration under node --cpu-prof, summarised
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -19,13 +19,14 @@ import { BENCH_SETTINGS, type BenchCluster, openBenchCluster } from './bench-clu
 import {
   type BaselineRun,
   type DatabaseInfo,
+  type FloorRun,
   formatReport,
   type Machine,
   type PgwardenRun,
   summarise,
 } from './full-backup-report.js';
 import { generateHotelDb } from './generate-hotel-db.js';
-import { cpuBetween, peakUtilisation, type SamplerResult, startSampler } from './process-sampler.js';
+import { CLOCK_TICKS, cpuBetween, peakRssBetween, peakUtilisation, type SamplerResult, startSampler } from './process-sampler.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -82,9 +83,13 @@ try {
   await runBaseline(setup, levels[0]!, 0);
   await runPgwarden(setup, levels[0]!, false, 0);
 
+  const idleRssBytes = await measureIdleRss(setup);
   const baselines: BaselineRun[] = [];
   const runs: PgwardenRun[] = [];
+  const floor: FloorRun[] = [];
   for (let round = 1; round <= rounds; round++) {
+    floor.push(await runFloor(setup, round));
+    log(`round ${round}: pg_dump -Fc -Z0 > file ${floor.at(-1)!.wallSeconds.toFixed(1)} s`);
     for (const level of levels) {
       const base = await runBaseline(setup, level, round);
       baselines.push(base);
@@ -101,11 +106,11 @@ try {
   }
 
   const configs = summarise(levels, baselines, runs);
-  const report = formatReport(machine, db, rounds, configs);
+  const report = formatReport(machine, db, rounds, configs, { floor, idleRssBytes });
   const profiles = args['cpu-prof'] ? await profileRuns(setup) : undefined;
   console.log(`\n${report}\n`);
   if (profiles) console.log(`${profiles.text}\n`);
-  const file = await writeResults({ machine, database: db, rounds, levels, configs, baselines, runs, profiles: profiles?.data, report });
+  const file = await writeResults({ machine, database: db, rounds, levels, configs, baselines, runs, floor, idleRssBytes, profiles: profiles?.data, report });
   console.log(`Results: ${file}`);
 } catch (error) {
   failed = true;
@@ -219,7 +224,7 @@ function configKey(level: number, encrypted: boolean): string {
 async function runBaseline(setup: RunSetup, level: number, round: number): Promise<BaselineRun> {
   const file = join(setup.workDir, `pipeline-gzip${level}.pgc.gz`);
   const script = `set -o pipefail; ${quote(setup.pgDump)} -Fc -Z0 -d ${quote(setup.sourceUrl)} | gzip -${level} > ${quote(file)}`;
-  const { wallSeconds, sampled } = await runTimed('bash', ['-c', script], {}, setup.postmasterPid);
+  const { wallSeconds, sampled, otherCpuSeconds } = await runTimed('bash', ['-c', script], {}, setup.postmasterPid);
   // Untimed: what durability would have added to the pipeline, since pgwarden fsyncs its file.
   const fsyncStarted = performance.now();
   const handle = await open(file, 'r');
@@ -230,7 +235,38 @@ async function runBaseline(setup: RunSetup, level: number, round: number): Promi
   await rm(file);
   const cpuSeconds: Record<string, number> = { ...byComm(sampled, 'cpuSeconds') };
   cpuSeconds['server'] = sampled.samples.at(-1)?.series['server'] ?? 0;
-  return { kind: 'baseline', level, round, wallSeconds, fsyncSeconds, storedBytes, cpuSeconds, peakRssBytes: byComm(sampled, 'peakRssBytes', 'max') };
+  return {
+    kind: 'baseline',
+    level,
+    round,
+    wallSeconds,
+    fsyncSeconds,
+    storedBytes,
+    cpuSeconds,
+    peakRssBytes: byComm(sampled, 'peakRssBytes', 'max'),
+    otherCpuSeconds,
+  };
+}
+
+/** pg_dump alone into a file: what any compressed backup is measured against at best. */
+async function runFloor(setup: RunSetup, round: number): Promise<FloorRun> {
+  const file = join(setup.workDir, 'floor.pgc');
+  const script = `${quote(setup.pgDump)} -Fc -Z0 -d ${quote(setup.sourceUrl)} > ${quote(file)}`;
+  const { wallSeconds, sampled } = await runTimed('bash', ['-c', script], {}, setup.postmasterPid);
+  const bytes = (await stat(file)).size;
+  await rm(file);
+  const cpuSeconds: Record<string, number> = { ...byComm(sampled, 'cpuSeconds') };
+  cpuSeconds['server'] = sampled.samples.at(-1)?.series['server'] ?? 0;
+  return { kind: 'floor', round, wallSeconds, bytes, cpuSeconds };
+}
+
+/** Peak RSS of a pgwarden process that loads its modules and config and moves no data. */
+async function measureIdleRss(setup: RunSetup): Promise<number> {
+  const usageFile = join(setup.workDir, 'usage.json');
+  const config = setup.configs.get(configKey(levels[0]!, true))!;
+  await runTimed(process.execPath, ['--import', setup.probe, CLI, '--config', config, 'config', 'check'], { PGWARDEN_BENCH_USAGE_FILE: usageFile }, setup.postmasterPid);
+  const usage = JSON.parse(await readFile(usageFile, 'utf8')) as NodeJS.ResourceUsage;
+  return usage.maxRSS * 1024;
 }
 
 async function runPgwarden(setup: RunSetup, level: number, encrypted: boolean, round: number, profileDir?: string): Promise<PgwardenRun> {
@@ -239,7 +275,7 @@ async function runPgwarden(setup: RunSetup, level: number, encrypted: boolean, r
   const nodeArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--import', setup.probe];
   const argv = [...nodeArgs, CLI, '--config', setup.configs.get(configKey(level, encrypted))!, 'backup', 'full'];
   const env = { ...process.env, PGWARDEN_BENCH_USAGE_FILE: usageFile };
-  const { wallSeconds, started, ended, sampled, stdout } = await runTimed(process.execPath, argv, env, setup.postmasterPid);
+  const { wallSeconds, started, ended, sampled, stdout, otherCpuSeconds } = await runTimed(process.execPath, argv, env, setup.postmasterPid);
   const [backupId] = printedIds({ code: 0, stdout, stderr: '' });
   if (!backupId) throw new Error(`pgwarden printed no backup id:\n${stdout}`);
 
@@ -282,11 +318,14 @@ async function runPgwarden(setup: RunSetup, level: number, encrypted: boolean, r
     rawBytes: Number(row.raw_size),
     peakRssBytes: Math.max(usage.maxRSS * 1024, sampled.rootPeakRssBytes),
     sampledPeakRssBytes: sampled.rootPeakRssBytes,
+    dumpPhaseRssBytes: peakRssBetween(sampled.samples, precheck, dumped),
+    verifyPhaseRssBytes: peakRssBetween(sampled.samples, dumped, verified),
     childPeakRssBytes: children,
     dumpCpu: cpuBetween(sampled.samples, precheck, dumped),
     verifyCpu: cpuBetween(sampled.samples, dumped, verified),
     totalCpu: { user: usage.userCPUTime / 1e6, system: usage.systemCPUTime / 1e6 },
     mainThreadPeak: peakUtilisation(sampled.samples, 'main', precheck, dumped),
+    otherCpuSeconds,
   };
 }
 
@@ -297,11 +336,15 @@ interface TimedRun {
   ended: number;
   sampled: SamplerResult;
   stdout: string;
+  /** CPU the rest of the machine used meanwhile (other users' work, the sampler itself): noise to report. */
+  otherCpuSeconds: number;
 }
 
 /** Runs a program in its own process group, sampling its process tree and the server, and fails on a non-zero exit. */
 async function runTimed(program: string, argv: string[], env: NodeJS.ProcessEnv, serverPid: number): Promise<TimedRun> {
   abort.signal.throwIfAborted();
+  await waitForQuiet();
+  const busyBefore = machineBusySeconds();
   const started = performance.timeOrigin + performance.now();
   const child = spawn(program, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   running.add(child);
@@ -321,9 +364,38 @@ async function runTimed(program: string, argv: string[], env: NodeJS.ProcessEnv,
   const ended = performance.timeOrigin + performance.now();
   running.delete(child);
   const sampled = sampler.stop();
+  const last = sampled.samples.at(-1)?.series ?? {};
+  const ours = Object.values(last).reduce((sum, x) => sum + x, 0);
+  const otherCpuSeconds = Math.max(0, machineBusySeconds() - busyBefore - ours);
   abort.signal.throwIfAborted();
   if (code !== 0) throw new Error(`${program} ${argv.slice(-4).join(' ')} exited with ${code}:\n${stderr}`);
-  return { wallSeconds: (ended - started) / 1000, started, ended, sampled, stdout };
+  return { wallSeconds: (ended - started) / 1000, started, ended, sampled, stdout, otherCpuSeconds };
+}
+
+/**
+ * The machine is shared: before a timed run, wait (up to 60 s) for a second in which other processes keep less
+ * than a quarter of a core busy, so runs start on an idle machine. What still happens during a run is reported.
+ */
+async function waitForQuiet(): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    abort.signal.throwIfAborted();
+    const before = machineBusySeconds();
+    await new Promise((done) => setTimeout(done, 1000));
+    const busy = machineBusySeconds() - before;
+    if (busy < 0.25) return;
+    if (Date.now() > deadline) {
+      log(`the machine stayed busy (${busy.toFixed(2)} cores used by other processes); running anyway`);
+      return;
+    }
+  }
+}
+
+/** CPU time the whole machine has been busy since boot (/proc/stat: all but idle and iowait), seconds. */
+function machineBusySeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+  return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {

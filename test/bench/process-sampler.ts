@@ -19,6 +19,8 @@ export interface Sample {
   /** Wall clock, ms since the epoch (comparable with the catalog's timestamps on the same machine). */
   t: number;
   series: Record<string, number>;
+  /** The root process's resident set (VmRSS) at this instant, bytes. */
+  rootRssBytes: number;
 }
 
 export interface SamplerResult {
@@ -37,7 +39,8 @@ export interface SamplerOptions {
   intervalMs?: number;
 }
 
-const CLOCK_TICKS = clockTicks();
+/** Clock ticks per second of /proc's CPU times. */
+export const CLOCK_TICKS = clockTicks();
 
 /**
  * Series in every sample: `main` (root's main thread), `threads` (root's other threads: libuv pool, V8),
@@ -52,6 +55,8 @@ export function startSampler(options: SamplerOptions): { stop(): SamplerResult }
   let rootPeak = 0;
   let rootMain = 0;
   let rootThreads = 0;
+  let rootRss = 0;
+  const threadLast = new Map<number, number>();
 
   if (options.serverPid !== undefined) {
     for (const pid of [options.serverPid, ...childrenOf(options.serverPid)]) {
@@ -62,11 +67,12 @@ export function startSampler(options: SamplerOptions): { stop(): SamplerResult }
 
   const tick = () => {
     const t = performance.timeOrigin + performance.now();
-    const rootThreadsNow = threadTicks(options.rootPid);
-    if (rootThreadsNow) {
-      rootMain = rootThreadsNow.main;
-      rootThreads = rootThreadsNow.others;
+    // Per thread, so that a thread which exits keeps counting with what it had used.
+    for (const [tid, ticks] of threadTicks(options.rootPid)) {
+      if (tid === options.rootPid) rootMain = ticks;
+      else threadLast.set(tid, ticks);
     }
+    rootThreads = [...threadLast.values()].reduce((sum, ticks) => sum + ticks, 0);
     for (const pid of [options.rootPid, ...descendantsOf(options.rootPid)]) {
       const stat = readStat(pid);
       if (!stat) continue;
@@ -77,9 +83,12 @@ export function startSampler(options: SamplerOptions): { stop(): SamplerResult }
         processes.set(key, record);
       }
       record.cpuSeconds = (stat.ticks - record.baseTicks) / CLOCK_TICKS;
-      const hwm = readHwm(pid);
-      if (hwm > record.peakRssBytes) record.peakRssBytes = hwm;
-      if (pid === options.rootPid && hwm > rootPeak) rootPeak = hwm;
+      const memory = readMemory(pid);
+      if (memory.hwm > record.peakRssBytes) record.peakRssBytes = memory.hwm;
+      if (pid === options.rootPid) {
+        rootPeak = Math.max(rootPeak, memory.hwm);
+        rootRss = memory.rss;
+      }
     }
     if (options.serverPid !== undefined) {
       for (const pid of [options.serverPid, ...childrenOf(options.serverPid)]) {
@@ -95,7 +104,7 @@ export function startSampler(options: SamplerOptions): { stop(): SamplerResult }
     let server = 0;
     for (const [key, ticks] of serverLast) server += ticks - (serverBase.get(key) ?? 0);
     series['server'] = server / CLOCK_TICKS;
-    samples.push({ t, series });
+    samples.push({ t, series, rootRssBytes: rootRss });
   };
 
   tick();
@@ -130,6 +139,11 @@ export function peakUtilisation(samples: Sample[], name: string, from: number, t
     peak = Math.max(peak, used / (windowMs / 1000));
   }
   return peak;
+}
+
+/** The largest resident set of the root process sampled between two instants. */
+export function peakRssBetween(samples: Sample[], from: number, to: number): number {
+  return Math.max(0, ...samples.filter((s) => s.t >= from && s.t <= to).map((s) => s.rootRssBytes));
 }
 
 function valueAt(samples: Sample[], name: string, t: number): number {
@@ -171,28 +185,25 @@ function readStat(pid: number, path = `/proc/${pid}/stat`): Stat | undefined {
   };
 }
 
-function readHwm(pid: number): number {
-  const text = readOrUndefined(`/proc/${pid}/status`);
-  const match = text === undefined ? null : /VmHWM:\s+(\d+) kB/.exec(text);
-  return match ? Number(match[1]) * 1024 : 0;
+function readMemory(pid: number): { hwm: number; rss: number } {
+  const text = readOrUndefined(`/proc/${pid}/status`) ?? '';
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)?.[1] ?? 0) * 1024;
+  return { hwm: kib('VmHWM'), rss: kib('VmRSS') };
 }
 
-function threadTicks(pid: number): { main: number; others: number } | undefined {
+function threadTicks(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
   let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
   } catch {
-    return undefined;
+    return out;
   }
-  let main = 0;
-  let others = 0;
   for (const tid of tids) {
     const stat = readStat(pid, `/proc/${pid}/task/${tid}/stat`);
-    if (!stat) continue;
-    if (Number(tid) === pid) main = stat.ticks;
-    else others += stat.ticks;
+    if (stat) out.set(Number(tid), stat.ticks);
   }
-  return { main, others };
+  return out;
 }
 
 /** Direct children of every thread of pid (a child belongs to the thread that forked it). */

@@ -2,7 +2,7 @@
 // throwaway cluster, and reads back what it left: catalog rows, logs, files on local storage.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -56,6 +56,7 @@ export interface DatabaseEntry {
   name: string;
   url: string;
   standbys?: { name: string; url: string }[];
+  pitr?: boolean;
   /** Per-database schedule overrides by kind, e.g. full → a per-second cron pattern in tests. */
   schedules?: Record<string, string>;
 }
@@ -75,6 +76,14 @@ export interface ConfigOverrides {
 export async function setupWarden(hooks: CleanupHooks, cluster: Cluster, initial: ConfigOverrides = {}): Promise<WardenSetup> {
   const dir = await mkdtemp(join(tmpdir(), 'pgwarden-test-'));
   hooks.after(() => rm(dir, { recursive: true, force: true }));
+  // The database server's user runs archive_command (pgwarden wal-push): it reads the config and owns storage.
+  await chmod(dir, 0o755);
+  const storageRoot = join(dir, 'backups');
+  await mkdir(storageRoot, { mode: 0o700 });
+  if (process.getuid?.() === 0) {
+    const postgres = (await readFile('/etc/passwd', 'utf8')).split('\n').find((l) => l.startsWith('postgres:'))?.split(':');
+    if (postgres) await chown(storageRoot, Number(postgres[2]), Number(postgres[3]));
+  }
   const catalogName = `catalog_${randomBytes(4).toString('hex')}`;
   const catalogUrl = await cluster.createDatabase(catalogName);
   const storageDir = join(dir, 'backups');
@@ -92,14 +101,14 @@ export async function setupWarden(hooks: CleanupHooks, cluster: Cluster, initial
       ...databases.map((d) => {
         const standbys = d.standbys ? `, standbys: [${d.standbys.map((sb) => `{ name: "${sb.name}", url: "${sb.url}" }`).join(', ')}]` : '';
         const schedules = d.schedules ? `, schedules: { ${Object.entries(d.schedules).map(([k, v]) => `${k}: "${v}"`).join(', ')} }` : '';
-        return `  - { name: "${d.name}", url: "${d.url}"${standbys}${schedules} }`;
+        return `  - { name: "${d.name}", url: "${d.url}"${d.pitr ? ', pitr: true' : ''}${standbys}${schedules} }`;
       }),
       `storage: { local: { path: "${overrides.storagePath ?? storageDir}" } }`,
       ...(keys.length > 0 ? ['encryption:', '  keys:', ...keys.map((k) => `    - { id: "${k.id}", key: "${k.key}" }`)] : []),
       'logLevel: warn',
       overrides.extra ?? '',
     ];
-    await writeFile(configPath, `${lines.join('\n')}\n`);
+    await writeFile(configPath, `${lines.join('\n')}\n`, { mode: 0o644 });
   };
   await writeConfig(initial);
 

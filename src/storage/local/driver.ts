@@ -1,7 +1,7 @@
 // Local-disk storage target. Objects are files under `root`; a write goes to `<name>.tmp-<random>` (mode 0600),
 // is fsynced, then renamed and the directory fsynced, so a crash never leaves a file that looks complete.
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
+import { chown, type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { StorageError, StorageFullError } from '../../errors.js';
@@ -102,10 +102,11 @@ export function createLocalDriver(options: LocalDriverOptions): StorageDriver {
       let committed = false;
       // Opened at once, not in construct(): abort() may come before the stream constructs, and must wait for
       // the open so that no temporary file appears after it.
-      const opening = mkdir(dirname(target), { recursive: true, mode: 0o700 })
+      const opening = makeDirs(root, dirname(target))
         .then(() => open(temp, 'wx', 0o600))
-        .then((h) => {
+        .then(async (h) => {
           handle = h;
+          await adoptOwner(root, h);
         });
       opening.catch(() => {});
 
@@ -252,4 +253,29 @@ async function* readChunks(file: string, mapError: (error: unknown) => Error): A
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * As root, new directories and files take the owner of the storage root: `pgwarden` run as root (CLI, serve)
+ * and `wal-push` run by the database server's user then share one tree, as long as that user owns the root.
+ */
+async function ownerOfRoot(root: string): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const info = await stat(root).catch(() => undefined);
+  return info && info.uid !== 0 ? { uid: info.uid, gid: info.gid } : undefined;
+}
+
+async function makeDirs(root: string, dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true, mode: 0o700 });
+  const owner = first === undefined ? undefined : await ownerOfRoot(root);
+  if (!owner || first === undefined) return;
+  for (let d = dir; d.length >= first.length && d.startsWith(root); d = dirname(d)) {
+    await chown(d, owner.uid, owner.gid).catch(() => {});
+    if (d === first) break;
+  }
+}
+
+async function adoptOwner(root: string, handle: FileHandle): Promise<void> {
+  const owner = await ownerOfRoot(root);
+  if (owner) await handle.chown(owner.uid, owner.gid).catch(() => {});
 }

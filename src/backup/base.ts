@@ -1,0 +1,265 @@
+// A physical base backup, the start point of point-in-time recovery: `pg_basebackup -Ft -X none` streams
+// the data directory as one tar (its backup_manifest inside) through the same pipeline into storage. WAL
+// comes from the archive, so the run then waits until the WAL the backup needs is archived, and verifies
+// the stored copy with pg_verifybackup — files against the manifest and that WAL parsed end to end.
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DatabaseConfig } from '../config/index.js';
+import { PrecheckError, ToolError, VerificationError } from '../errors.js';
+import { sealManifest } from '../manifest/manifest.js';
+import { type ArtifactInfo, type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
+import { artifactReadStages, writeArtifact } from '../pipeline/artifact.js';
+import { compressionSuffix } from '../pipeline/compression.js';
+import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
+import { toolConnection } from '../postgres/connection.js';
+import { startTool, type ToolProcess } from '../postgres/run-tool.js';
+import { findPgTool, type PgTool } from '../postgres/tools.js';
+import { writeTextObject } from '../storage/text.js';
+import type { StorageDriver } from '../storage/types.js';
+import type { KeyRing } from '../crypto/keyring.js';
+import { checkDiskSpace, connectSource, describeSource, expectedSize, formatBytes } from './precheck.js';
+import { type RunOptions, runInFrame } from './run-frame.js';
+import type { BackupContext, BackupResult } from './types.js';
+
+/** What a base backup needs from the WAL archive. */
+export interface BaseBackupWal {
+  /**
+   * Makes sure every WAL segment from `startLsn` to `endLsn` on `timeline` is archived (switching the
+   * server's segment if the last one is still open), then restores them into `dir` for pg_verifybackup.
+   */
+  collect(input: { database: DatabaseConfig; startLsn: string; endLsn: string; timeline: number; dir: string; signal?: AbortSignal | undefined }): Promise<string[]>;
+}
+
+export interface BaseBackupContext extends BackupContext {
+  wal: BaseBackupWal;
+}
+
+interface WalRange {
+  timeline: number;
+  startLsn: string;
+  endLsn: string;
+}
+
+export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, options: RunOptions = {}): Promise<BackupResult> {
+  const { config, catalog, storage } = ctx;
+  const compression = { algorithm: config.backup.compression, level: config.backup.compressionLevel };
+  const encryptionKey = ctx.keyring?.encryptionKey();
+  const artifactFile = `base.tar${compressionSuffix(compression.algorithm)}${encryptionKey ? '.enc' : ''}`;
+  let basebackup: ToolProcess | undefined;
+  let archivingStuck: string | undefined;
+
+  return runInFrame(
+    ctx,
+    db,
+    'base',
+    options,
+    async ({ backupId, dir, createdAt, log, setExpectedSize }) => {
+      if (!db.pitr) {
+        throw new PrecheckError('config', `database "${db.name}" has no WAL archiving: a base backup alone cannot be recovered`, {
+          hints: [`set pitr: true for "${db.name}" (pgwarden serve then archives its WAL), or use wal-push as its archive_command`],
+        });
+      }
+      const replicationUrl = db.replicationUrl ?? db.url;
+      const source = await connectSource(replicationUrl, db.name);
+      let info: Awaited<ReturnType<typeof describeSource>>;
+      let clusterBytes: number;
+      try {
+        info = await describeSource(source);
+        const { rows } = await source.query<{ can: boolean; bytes: string }>(
+          `SELECT (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user) AS can,
+                  (SELECT sum(pg_database_size(oid)) FROM pg_database)::bigint AS bytes`,
+        );
+        if (!rows[0]?.can) {
+          throw new PrecheckError('read', `role ${info.role} cannot take base backups of "${db.name}": it lacks the REPLICATION attribute`, {
+            hints: ['ALTER ROLE … REPLICATION (see `pgwarden sql backup-role --replication`) and allow it in pg_hba.conf'],
+          });
+        }
+        clusterBytes = Number(rows[0].bytes);
+      } finally {
+        await source.end().catch(() => {});
+      }
+      const expected = expectedSize(await catalog.recentSizes(db.name, 'base', 7), clusterBytes, compression.algorithm !== 'none');
+      setExpectedSize(expected);
+      await checkDiskSpace(storage, dir, expected);
+      const tools = await findTools(config.backup.pgBinDir, info.serverMajor);
+      await log('precheck', 'info', `pre-checks passed: PostgreSQL ${info.serverVersion}, role ${info.role}, expected size ${formatBytes(expected)}`);
+
+      const conn = toolConnection(replicationUrl);
+      basebackup = startTool(
+        tools.basebackup.path,
+        ['--pgdata=-', '--format=tar', '--wal-method=none', '--checkpoint=fast', '--no-password', `--label=pgwarden ${backupId}`, `--dbname=${conn.dbname}`],
+        {
+          stdout: 'pipe',
+          env: conn.env,
+          signal: ctx.signal,
+          label: `pg_basebackup of "${db.name}"`,
+          // With -X none the server waits until the backup's WAL is archived; broken archiving would hang us forever.
+          onStderrLine: (line) => {
+            if (/still waiting for all required WAL segments to be archived/.test(line)) {
+              archivingStuck = line.replace(/^.*?WARNING:\s*/, '');
+              basebackup?.kill();
+            }
+          },
+        },
+      );
+      const artifactPath = `${dir}/${artifactFile}`;
+      const written = await writeArtifact({
+        source: basebackup.stdout!,
+        sourceDone: basebackup.done,
+        compression,
+        encryptionKey,
+        writers: [storage.write(artifactPath)],
+        signal: ctx.signal,
+      }).catch((error: unknown) => {
+        if (!archivingStuck) throw error;
+        throw new PrecheckError('config', `WAL archiving of "${db.name}" is not working: ${archivingStuck}`, {
+          hints: ['check archive_command (pgwarden wal-push) and pg_stat_archiver on the server, or that pgwarden serve archives this database'],
+        });
+      });
+      const finishedAt = ctx.now();
+      await log('dump', 'info', `base backup streamed: ${formatBytes(written.rawBytes)} raw, ${formatBytes(written.storedBytes)} stored`, { ...written });
+
+      const artifact: ArtifactInfo = {
+        file: artifactFile,
+        format: 'tar',
+        compression,
+        encryption: encryptionKey ? { keyId: encryptionKey.id, format: 'pgwenc-1' } : null,
+        rawBytes: written.rawBytes,
+        storedBytes: written.storedBytes,
+        sha256: written.sha256,
+      };
+      const verifiedAt = ctx.now();
+      const check = await verifyBaseArtifact({
+        storage,
+        path: artifactPath,
+        artifact,
+        keyring: ctx.keyring,
+        pgVerifyBackup: tools.verifybackup.path,
+        tempDir: config.backup.tempDir,
+        signal: ctx.signal,
+        collectWal: (range, walDir) => ctx.wal.collect({ database: db, ...range, dir: walDir, signal: ctx.signal }),
+      });
+      await log('verify', 'info', `verified with pg_verifybackup: every file against backup_manifest, WAL ${check.range.startLsn}..${check.range.endLsn} parsed (${check.segments.length} segments)`, {
+        ...check.range,
+        segments: check.segments,
+      });
+
+      const { manifest, text } = sealManifest({
+        formatVersion: MANIFEST_FORMAT_VERSION,
+        backupId,
+        kind: 'base',
+        database: db.name,
+        serverVersion: info.serverVersion,
+        toolVersion: `pg_basebackup ${tools.basebackup.version}`,
+        startedAt: createdAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+        startLsn: check.range.startLsn,
+        endLsn: check.range.endLsn,
+        timeline: check.range.timeline,
+        artifact,
+        tables: { count: 0 },
+        expectedBytes: expected,
+        verification: { ok: true, at: verifiedAt.toISOString(), error: null, durationSeconds: check.durationSeconds },
+      } satisfies Omit<BackupManifest, 'checksum'>);
+      await writeTextObject(storage, `${dir}/manifest.json`, text);
+      return {
+        fileSize: written.storedBytes,
+        rawSize: written.rawBytes,
+        checksumSha256: written.sha256,
+        compression: `${compression.algorithm}:${compression.level}`,
+        encryptionKeyId: encryptionKey?.id ?? null,
+        serverVersion: info.serverVersion,
+        storage: { [storage.name]: { status: 'stored', path: artifactPath } },
+        verification: { status: 'ok', at: verifiedAt, error: null },
+        manifest,
+        summary: `${formatBytes(written.storedBytes)}, WAL ${check.range.startLsn}..${check.range.endLsn} on timeline ${check.range.timeline}`,
+      };
+    },
+    async () => {
+      basebackup?.kill();
+    },
+  );
+}
+
+async function findTools(binDir: string | undefined, serverMajor: number): Promise<{ basebackup: PgTool; verifybackup: PgTool }> {
+  try {
+    return {
+      basebackup: await findPgTool('pg_basebackup', { binDir, serverMajor }),
+      verifybackup: await findPgTool('pg_verifybackup', { binDir, serverMajor }),
+    };
+  } catch (error) {
+    if (error instanceof ToolError) throw new PrecheckError('tools', error.message, { hints: error.hints, cause: error });
+    throw error;
+  }
+}
+
+export interface VerifyBaseOptions {
+  storage: StorageDriver;
+  path: string;
+  artifact: ArtifactInfo;
+  keyring: KeyRing | undefined;
+  pgVerifyBackup: string;
+  tempDir?: string | undefined;
+  signal?: AbortSignal | undefined;
+  /** Restores the WAL the backup needs into the given directory; returns the segment names. */
+  collectWal(range: WalRange, dir: string): Promise<string[]>;
+}
+
+/**
+ * Unpacks the stored tar (checking its SHA-256 on the way) and runs pg_verifybackup on it: every file
+ * against backup_manifest, and the WAL from the start to the end LSN parsed from the archive.
+ */
+export async function verifyBaseArtifact(options: VerifyBaseOptions): Promise<{ range: WalRange; segments: string[]; durationSeconds: number }> {
+  const started = performance.now();
+  const { storage, path, artifact } = options;
+  const name = `${storage.name}:${path}`;
+  const info = await storage.stat(path);
+  if (!info) throw new VerificationError('missing', `artifact ${name} is missing`);
+  if (info.size !== artifact.storedBytes) {
+    throw new VerificationError('size', `artifact ${name} is ${info.size < artifact.storedBytes ? 'truncated' : 'longer than recorded'}: ${info.size} bytes stored, the manifest records ${artifact.storedBytes}`);
+  }
+  const read = artifactReadStages({ compression: artifact.compression.algorithm, keyring: options.keyring, encrypted: artifact.encryption !== null });
+  const unpacked = await unpackDirectoryArchive({ source: storage.read(path), stages: read.stages, rawBytes: artifact.rawBytes, tempDir: options.tempDir, signal: options.signal }).catch(
+    (error: unknown) => {
+      throw new VerificationError('archive', `artifact ${name} could not be unpacked: ${(error as Error).message}`, { cause: error });
+    },
+  );
+  try {
+    const sha = read.stored.sha256();
+    if (sha !== artifact.sha256) {
+      throw new VerificationError('checksum', `artifact ${name} does not match its checksum: sha256 ${sha}, the manifest records ${artifact.sha256}`);
+    }
+    const range = await readWalRange(join(unpacked.dir, 'backup_manifest'), name);
+    const walDir = join(unpacked.dir, '.pgwarden-wal');
+    await mkdir(walDir, { mode: 0o700 });
+    const segments = await options.collectWal(range, walDir);
+    const verify = startTool(options.pgVerifyBackup, [`--wal-directory=${walDir}`, '--ignore=.pgwarden-wal', unpacked.dir], {
+      signal: options.signal,
+      label: 'pg_verifybackup',
+    });
+    try {
+      await verify.done;
+    } catch (error) {
+      throw new VerificationError('archive', `pg_verifybackup rejected ${name}: ${verify.stderrTail().trim().split('\n').slice(-3).join(' | ')}`, { cause: error });
+    }
+    return { range, segments, durationSeconds: (performance.now() - started) / 1000 };
+  } finally {
+    await unpacked.cleanup();
+  }
+}
+
+/** The WAL range from pg_basebackup's backup_manifest (`WAL-Ranges`). */
+async function readWalRange(manifestFile: string, name: string): Promise<WalRange> {
+  let parsed: { 'WAL-Ranges'?: { Timeline: number; 'Start-LSN': string; 'End-LSN': string }[] };
+  try {
+    parsed = JSON.parse(await readFile(manifestFile, 'utf8'));
+  } catch (error) {
+    throw new VerificationError('manifest', `artifact ${name} holds no readable backup_manifest: ${(error as Error).message}`);
+  }
+  const ranges = parsed['WAL-Ranges'] ?? [];
+  const first = ranges[0];
+  const last = ranges.at(-1);
+  if (!first || !last) throw new VerificationError('manifest', `the backup_manifest in ${name} has no WAL range`);
+  return { timeline: last.Timeline, startLsn: first['Start-LSN'], endLsn: last['End-LSN'] };
+}
+

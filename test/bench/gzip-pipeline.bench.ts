@@ -1,0 +1,216 @@
+// How fast Node can gzip a pg_dump stream arriving on a pipe, and why: the pipeline's compressor as it is
+// (one zlib stream fed the pipe's 64 KiB reads), the same fed 1 MiB pieces, independent gzip members compressed
+// two at a time on the libuv pool (pigz-style), and `gzip -N` itself; then gunzip as verification does it.
+// Input: a `pg_dump -Fc -Z0` file, streamed through `cat` so it arrives in pipe-sized reads as from pg_dump.
+// Usage: node dist/test/bench/gzip-pipeline.bench.js DUMP_FILE [level ...]   (default levels 1 6)
+import { spawn } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Readable, Transform, type TransformCallback, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+import { createCompressor, createDecompressor } from '../../src/pipeline/compression.js';
+
+const gzipBlock = promisify(gzipCallback);
+const [file, ...levelArgs] = process.argv.slice(2);
+if (!file) {
+  console.error('usage: node dist/test/bench/gzip-pipeline.bench.js DUMP_FILE [level ...]');
+  process.exit(2);
+}
+const levels = levelArgs.length > 0 ? levelArgs.map(Number) : [1, 6];
+const inputBytes = statSync(file).size;
+
+interface Measured {
+  seconds: number;
+  outBytes: number;
+  /** CPU seconds of this process: its main thread, and its other threads (the libuv pool running zlib). */
+  main: number;
+  threads: number;
+  /** Pieces the (de)compressor was handed, and their total size. */
+  writes: number;
+  piecesBytes: number;
+}
+
+/** A sink that counts bytes. */
+function counter(): Writable & { bytes: number } {
+  const sink = new Writable({
+    highWaterMark: 1024 * 1024,
+    write(chunk: Buffer, _encoding, callback) {
+      sink.bytes += chunk.length;
+      callback();
+    },
+  }) as Writable & { bytes: number };
+  sink.bytes = 0;
+  return sink;
+}
+
+/** Counts the pieces passing through, and optionally coalesces them into pieces of at least `size` bytes. */
+function pieces(size = 0): Transform & { count: number } {
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  const stage = new Transform({
+    highWaterMark: 1024 * 1024,
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      if (size === 0) {
+        stage.count++;
+        return callback(null, chunk);
+      }
+      held.push(chunk);
+      heldBytes += chunk.length;
+      if (heldBytes >= size) {
+        stage.count++;
+        stage.push(Buffer.concat(held, heldBytes));
+        held = [];
+        heldBytes = 0;
+      }
+      callback();
+    },
+    flush(callback) {
+      if (heldBytes > 0) {
+        stage.count++;
+        stage.push(Buffer.concat(held, heldBytes));
+      }
+      callback();
+    },
+  }) as Transform & { count: number };
+  stage.count = 0;
+  return stage;
+}
+
+/**
+ * Independent gzip members of `blockSize` input bytes, `parallel` compressed at once on the libuv pool and
+ * emitted in order: a valid multi-member gzip stream (gunzip and `gzip -t` accept it).
+ */
+function parallelGzip(level: number, blockSize: number, parallel: number): Transform {
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  const inFlight: Promise<Buffer>[] = [];
+  const stage = new Transform({
+    highWaterMark: 1024 * 1024,
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      held.push(chunk);
+      heldBytes += chunk.length;
+      if (heldBytes < blockSize) return callback();
+      inFlight.push(gzipBlock(Buffer.concat(held, heldBytes), { level }));
+      held = [];
+      heldBytes = 0;
+      if (inFlight.length < parallel) return callback();
+      inFlight.shift()!.then((out) => callback(null, out), callback);
+    },
+    flush(callback) {
+      if (heldBytes > 0) inFlight.push(gzipBlock(Buffer.concat(held, heldBytes), { level }));
+      (async () => {
+        for (const job of inFlight) stage.push(await job);
+      })().then(() => callback(), callback);
+    },
+  });
+  return stage;
+}
+
+async function measure(run: () => Promise<{ outBytes: number; writes: number; piecesBytes?: number }>): Promise<Measured> {
+  const before = threadCpu();
+  const started = performance.now();
+  const { outBytes, writes, piecesBytes = inputBytes } = await run();
+  const seconds = (performance.now() - started) / 1000;
+  const after = threadCpu();
+  return { seconds, outBytes, main: after.main - before.main, threads: after.threads - before.threads, writes, piecesBytes };
+}
+
+/** The file as pg_dump's stdout would deliver it: through a pipe, in reads of up to 64 KiB. */
+function fromPipe(): Readable {
+  return spawn('cat', [file!], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout;
+}
+
+function threadCpu(): { main: number; threads: number } {
+  const ticks = (path: string) => {
+    const text = readFileSync(path, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  };
+  const pid = process.pid;
+  const main = ticks(`/proc/${pid}/task/${pid}/stat`);
+  const all = ticks(`/proc/${pid}/stat`);
+  return { main, threads: all - main };
+}
+
+function line(label: string, m: Measured): string {
+  const rate = inputBytes / 1e6 / m.seconds;
+  const piece = m.writes > 0 ? `${Math.round(m.piecesBytes / m.writes / 1024)} KiB × ${m.writes}` : '–';
+  return `| ${label} | ${m.seconds.toFixed(2)} s | ${rate.toFixed(0)} MB/s | ${(m.outBytes / 1e6).toFixed(1)} MB | ${m.main.toFixed(2)} | ${m.threads.toFixed(2)} | ${piece} |`;
+}
+
+async function viaProgram(level: number): Promise<Measured> {
+  const started = performance.now();
+  const child = spawn('bash', ['-c', `cat "$1" | gzip -${level} | wc -c`, 'bash', file!], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  await new Promise((done) => child.once('close', done));
+  return { seconds: (performance.now() - started) / 1000, outBytes: Number(out.trim()), main: 0, threads: 0, writes: 0, piecesBytes: 0 };
+}
+
+console.log(`input ${(inputBytes / 1e6).toFixed(1)} MB (${file}); ${availableParallelism()} cores; CPU seconds of this node process`);
+console.log('');
+console.log('| run | wall | input rate | output | node main CPU | node other threads CPU | pieces handed to zlib |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+for (const level of levels) {
+  console.log(line(`gzip -${level} (the program, \`cat | gzip | wc\`)`, await viaProgram(level)));
+  console.log(
+    line(
+      `pipeline compressor, level ${level}, pipe reads`,
+      await measure(async () => {
+        const count = pieces();
+        const sink = counter();
+        await pipeline(fromPipe(), count, createCompressor({ algorithm: 'gzip', level }), sink);
+        return { outBytes: sink.bytes, writes: count.count };
+      }),
+    ),
+  );
+  console.log(
+    line(
+      `pipeline compressor, level ${level}, 1 MiB pieces`,
+      await measure(async () => {
+        const count = pieces(1024 * 1024);
+        const sink = counter();
+        await pipeline(fromPipe(), count, createCompressor({ algorithm: 'gzip', level }), sink);
+        return { outBytes: sink.bytes, writes: count.count };
+      }),
+    ),
+  );
+  for (const parallel of [1, 2]) {
+    console.log(
+      line(
+        `gzip members of 4 MiB, level ${level}, ${parallel} at once`,
+        await measure(async () => {
+          const sink = counter();
+          await pipeline(fromPipe(), parallelGzip(level, 4 * 1024 * 1024, parallel), sink);
+          return { outBytes: sink.bytes, writes: Math.ceil(inputBytes / (4 * 1024 * 1024)) };
+        }),
+      ),
+    );
+  }
+}
+
+// Verification decompresses what was stored: time gunzip of a level-1 stream the way verify reads it.
+const compressed: Buffer[] = [];
+const keep = new Writable({
+  write(chunk: Buffer, _encoding, callback) {
+    compressed.push(chunk);
+    callback();
+  },
+});
+await pipeline(fromPipe(), createCompressor({ algorithm: 'gzip', level: levels[0]! }), keep);
+console.log(
+  line(
+    `gunzip of the level-${levels[0]} stream (verify's decompressor, 1 MiB reads)`,
+    await measure(async () => {
+      const sink = counter();
+      const whole = Buffer.concat(compressed);
+      const reads = Array.from({ length: Math.ceil(whole.length / 1048576) }, (_, i) => whole.subarray(i * 1048576, (i + 1) * 1048576));
+      await pipeline(Readable.from(reads), createDecompressor('gzip'), sink);
+      return { outBytes: sink.bytes, writes: reads.length, piecesBytes: whole.length };
+    }),
+  ),
+);

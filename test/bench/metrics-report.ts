@@ -1,0 +1,178 @@
+// Figures of the /metrics benchmark: medians and ranges per endpoint and scraper count, the ratios of pgwarden
+// to the bare registry measured in the same run, and the Markdown a person pastes into a closing note.
+import type { LoadResult, MemoryReading } from './metrics-load.js';
+
+/**
+ * pgwarden: GET /metrics of `pgwarden serve`; baseline: the bare registry rendered per request; cached: the
+ * baseline's text rendered once a second and served from memory by the same bare express (the floor).
+ */
+export const TARGETS = ['pgwarden', 'baseline', 'cached'] as const;
+export type Target = (typeof TARGETS)[number];
+
+export interface MeasuredRun extends LoadResult {
+  target: Target;
+  round: number;
+  /** CPU of the server process during the run, per 2xx response. */
+  cpuMsPerRequest: number;
+  /** Share of one core the server's main thread (its event loop) used during the run. */
+  mainThreadUtilisation: number;
+  /** CPU of the bench process (autocannon) during the run, in cores. */
+  loadGeneratorCores: number;
+  /** CPU of everything else on the machine during the run (not the server, not the bench), in cores. */
+  otherCores: number;
+  /** RSS of the server process right after the run. */
+  serverMemoryAfter: MemoryReading;
+}
+
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  values: number[];
+}
+
+export interface TargetSummary {
+  reqPerSec: Spread;
+  p50Ms: Spread;
+  p99Ms: Spread;
+  autocannonP99Ms: Spread;
+  cpuMsPerRequest: Spread;
+  mainThreadUtilisation: Spread;
+  loadGeneratorCores: Spread;
+  otherCores: Spread;
+}
+
+export interface ConfigSummary {
+  connections: number;
+  pgwarden: TargetSummary;
+  baseline: TargetSummary;
+  cached: TargetSummary;
+  /** pgwarden ÷ baseline, of the medians. */
+  ratio: Ratio;
+  /** pgwarden ÷ cached (the floor), of the medians. */
+  ratioToFloor: Ratio;
+}
+
+export interface Ratio {
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  cpuMsPerRequest: number;
+}
+
+export interface Machine {
+  date: string;
+  cpus: number;
+  cpuModel: string;
+  memoryBytes: number;
+  kernel: string;
+  node: string;
+  postgres: string;
+  autocannon: string;
+  promClient: string;
+  express: string;
+}
+
+export interface Setup {
+  rows: number;
+  databases: number;
+  rounds: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  /** Sample lines of each /metrics, scraped before the first round and after the last. */
+  samples: Record<'pgwarden' | 'baseline', { before: number; after: number; bytes: number }>;
+}
+
+export type MemorySummary = Record<Target, { beforeLoad: MemoryReading; afterLoad: MemoryReading }>;
+
+export function spread(values: number[]): Spread {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length === 0 ? Number.NaN : sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, min: sorted[0] ?? Number.NaN, max: sorted.at(-1) ?? Number.NaN, values };
+}
+
+export function summarise(connections: readonly number[], runs: readonly MeasuredRun[]): ConfigSummary[] {
+  return connections.map((c) => {
+    const of = (target: Target): TargetSummary => {
+      const mine = runs.filter((r) => r.target === target && r.connections === c);
+      const s = (pick: (r: MeasuredRun) => number) => spread(mine.map(pick));
+      return {
+        reqPerSec: s((r) => r.reqPerSec),
+        p50Ms: s((r) => r.p50Ms),
+        p99Ms: s((r) => r.p99Ms),
+        autocannonP99Ms: s((r) => r.autocannonP99Ms),
+        cpuMsPerRequest: s((r) => r.cpuMsPerRequest),
+        mainThreadUtilisation: s((r) => r.mainThreadUtilisation),
+        loadGeneratorCores: s((r) => r.loadGeneratorCores),
+        otherCores: s((r) => r.otherCores),
+      };
+    };
+    const pgwarden = of('pgwarden');
+    const baseline = of('baseline');
+    const cached = of('cached');
+    const ratio = (a: TargetSummary, b: TargetSummary): Ratio => ({
+      reqPerSec: a.reqPerSec.median / b.reqPerSec.median,
+      p50Ms: a.p50Ms.median / b.p50Ms.median,
+      p99Ms: a.p99Ms.median / b.p99Ms.median,
+      cpuMsPerRequest: a.cpuMsPerRequest.median / b.cpuMsPerRequest.median,
+    });
+    return { connections: c, pgwarden, baseline, cached, ratio: ratio(pgwarden, baseline), ratioToFloor: ratio(pgwarden, cached) };
+  });
+}
+
+const P99_TARGET_MS = 10;
+
+export function formatReport(machine: Machine, setup: Setup, configs: readonly ConfigSummary[], memory: MemorySummary): string {
+  const mib = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MiB`;
+  const int = (n: number) => Math.round(n).toLocaleString('en-US');
+  const ms = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
+  const range = (s: Spread, f: (n: number) => string) => `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
+  const times = (n: number) => `${n.toFixed(2)}×`;
+  const { samples } = setup;
+  const lines = [
+    `### /metrics under load: pgwarden serve vs a bare prom-client registry served by express (rendered per request)`,
+    '',
+    `- machine: ${machine.cpus} × ${machine.cpuModel}, ${(machine.memoryBytes / 2 ** 30).toFixed(0)} GiB, Linux ${machine.kernel}; ` +
+      `Node ${machine.node}, ${machine.postgres} (fsync on); express ${machine.express}, prom-client ${machine.promClient}`,
+    `- date: ${machine.date}; load: autocannon ${machine.autocannon} (programmatic, one thread, on the same cores), loopback, keep-alive, pipelining 1`,
+    `- catalog: ${int(setup.rows)} rows in pgwarden.database_backups over ${setup.databases} databases (90 days: hourly incremental, daily full, weekly base; ~3 % failed)`,
+    `- /metrics: pgwarden ${int(samples.pgwarden.before)} sample lines (${(samples.pgwarden.bytes / 1024).toFixed(0)} KiB), ` +
+      `baseline ${int(samples.baseline.before)} (${(samples.baseline.bytes / 1024).toFixed(0)} KiB); after the load ${int(samples.pgwarden.after)} and ${int(samples.baseline.after)}`,
+    `- ${setup.rounds} rounds, interleaved (pgwarden, bare, floor at each scraper count), each run ${setup.warmupSeconds} s warm-up + ${setup.durationSeconds} s measured; ` +
+      'figures are median (min–max) over the rounds; p50/p99 from every response time (sub-ms), "ac p99" is autocannon’s own (whole ms); ' +
+      '"other load": CPU the rest of the machine used meanwhile (a shared machine: it competes with server and load generator)',
+    '',
+    '| endpoint | scrapers | req/s | p50 ms | p99 ms | ac p99 ms | server CPU ms/req | main thread busy | autocannon cores | other load cores |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const c of configs) {
+    for (const [name, t] of [
+      ['pgwarden serve', c.pgwarden],
+      ['bare prom-client + express, rendered per request', c.baseline],
+      ['floor: same text rendered once a second, bare express', c.cached],
+    ] as const) {
+      lines.push(
+        `| ${name} | ${c.connections} | ${range(t.reqPerSec, int)} | ${range(t.p50Ms, ms)} | ${range(t.p99Ms, ms)} | ${range(t.autocannonP99Ms, ms)} | ` +
+          `${ms(t.cpuMsPerRequest.median)} | ${(t.mainThreadUtilisation.median * 100).toFixed(0)} % | ${t.loadGeneratorCores.median.toFixed(2)} | ` +
+          `${t.otherCores.median.toFixed(2)} (${t.otherCores.min.toFixed(2)}–${t.otherCores.max.toFixed(2)}) |`,
+      );
+    }
+    const ratioRow = (name: string, r: Ratio, bold: (s: string) => string) =>
+      `| ${bold(name)} | ${c.connections} | ${bold(times(r.reqPerSec))} | ${times(r.p50Ms)} | ${bold(times(r.p99Ms))} | | ${times(r.cpuMsPerRequest)} | | | |`;
+    lines.push(ratioRow('ratio pgwarden ÷ bare', c.ratio, (s) => `**${s}**`));
+    lines.push(ratioRow('ratio pgwarden ÷ floor', c.ratioToFloor, (s) => s));
+  }
+  lines.push('');
+  const m = memory;
+  const rss = (t: Target) => `${mib(m[t].beforeLoad.vmRssBytes)} before the load, ${mib(m[t].afterLoad.vmRssBytes)} after, peak (VmHWM) ${mib(m[t].afterLoad.vmHwmBytes)}`;
+  lines.push(`- RSS of the pgwarden serve process: ${rss('pgwarden')}; of the bare registry process: ${rss('baseline')}; of the floor process: ${rss('cached')}`);
+  for (const c of configs) {
+    const p99 = c.pgwarden.p99Ms.median;
+    lines.push(
+      `- issue target p99 ≤ ${P99_TARGET_MS} ms at ${c.connections} scraper${c.connections === 1 ? '' : 's'}: ` +
+        `${p99 <= P99_TARGET_MS ? 'met' : 'not met'} (median p99 ${ms(p99)} ms; worst round ${ms(c.pgwarden.p99Ms.max)} ms)`,
+    );
+  }
+  return lines.join('\n');
+}
