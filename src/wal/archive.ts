@@ -11,7 +11,7 @@
 // or encryption in config never makes an archived file unreadable or archivable twice under two names.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -175,7 +175,12 @@ export async function fetchWalFile(options: FetchWalFileOptions): Promise<FetchO
   if (!object) return 'not-found';
 
   const temp = join(dirname(options.destination), `${basename(options.destination)}.pgwarden-${randomBytes(6).toString('hex')}`);
-  const handle = await open(temp, 'wx', 0o600);
+  let handle: FileHandle;
+  try {
+    handle = await open(temp, 'wx', 0o600);
+  } catch (error) {
+    throw new WalArchiveError(`cannot write ${temp}: ${errorMessage(error)}`, { cause: error });
+  }
   let bytes = 0;
   try {
     const { stages } = readStagesFor(object, options.keyring);

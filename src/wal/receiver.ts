@@ -387,7 +387,11 @@ export function startWalReceiver(options: WalReceiverOptions): WalReceiver {
     await mkdir(spoolDir, { recursive: true, mode: 0o700 }).catch(() => {});
     if (stopping) return;
     try {
-      watcher = watch(spoolDir, () => kick());
+      // Only a completed name matters: pg_receivewal's writes into its .partial would otherwise wake us constantly.
+      watcher = watch(spoolDir, (_event, file) => {
+        const kind = file ? parseWalFileName(file.toString())?.kind : undefined;
+        if (kind === 'segment' || kind === 'history') kick();
+      });
       watcher.on('error', () => {});
     } catch {
       // The poll below still finds every file.

@@ -2,7 +2,7 @@
 // response time it measured (to the microsecond) next to its own histogram, whose resolution is 1 ms; and
 // what /proc says about the server process under test (RSS, CPU time of the process and of its main thread).
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
 export interface LoadResult {
@@ -101,6 +101,8 @@ export interface CpuReading {
   processSeconds: number;
   /** The main thread alone: the event loop that serves every request. */
   mainThreadSeconds: number;
+  /** CPU seconds per kind of thread: `main`, and the others by name (V8's GC and compiler workers, libuv's pool…). */
+  threads: Record<string, number>;
 }
 
 const CLOCK_TICKS = (() => {
@@ -109,12 +111,28 @@ const CLOCK_TICKS = (() => {
 })();
 
 export function readCpu(pid: number): CpuReading {
-  const ticks = (path: string) => {
+  const seconds = (path: string) => {
     // Fields after the parenthesised command name: utime and stime are the 12th and 13th of them.
     const rest = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
     return (Number(rest[11]) + Number(rest[12])) / CLOCK_TICKS;
   };
-  return { processSeconds: ticks(`/proc/${pid}/stat`), mainThreadSeconds: ticks(`/proc/${pid}/task/${pid}/stat`) };
+  const threads: Record<string, number> = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      threads[name] = (threads[name] ?? 0) + seconds(`/proc/${pid}/task/${tid}/stat`);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return { processSeconds: seconds(`/proc/${pid}/stat`), mainThreadSeconds: seconds(`/proc/${pid}/task/${pid}/stat`), threads };
+}
+
+/** Per-key difference of two readings (keys of either). */
+export function difference(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key of new Set([...Object.keys(after), ...Object.keys(before)])) out[key] = (after[key] ?? 0) - (before[key] ?? 0);
+  return out;
 }
 
 /** CPU time the whole machine spent busy (all but idle and iowait) and in total, from /proc/stat. */

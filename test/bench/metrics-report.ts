@@ -22,6 +22,10 @@ export interface MeasuredRun extends LoadResult {
   otherCores: number;
   /** RSS of the server process right after the run. */
   serverMemoryAfter: MemoryReading;
+  /** Server CPU per 2xx response by thread: `main`, and the others by name (V8 workers, libuv pool…). */
+  cpuMsPerRequestByThread: Record<string, number>;
+  /** The server's collections during the run by kind (`minor`…) and their pause time (`minor_seconds`…). */
+  gc: Record<string, number>;
 }
 
 export interface Spread {
@@ -40,6 +44,10 @@ export interface TargetSummary {
   mainThreadUtilisation: Spread;
   loadGeneratorCores: Spread;
   otherCores: Spread;
+  /** Medians over the rounds, per thread name. */
+  cpuMsPerRequestByThread: Record<string, number>;
+  /** Medians over the rounds, per GC figure. */
+  gc: Record<string, number>;
 }
 
 export interface ConfigSummary {
@@ -106,6 +114,8 @@ export function summarise(connections: readonly number[], runs: readonly Measure
         mainThreadUtilisation: s((r) => r.mainThreadUtilisation),
         loadGeneratorCores: s((r) => r.loadGeneratorCores),
         otherCores: s((r) => r.otherCores),
+        cpuMsPerRequestByThread: medians(mine.map((r) => r.cpuMsPerRequestByThread)),
+        gc: medians(mine.map((r) => r.gc)),
       };
     };
     const pgwarden = of('pgwarden');
@@ -119,6 +129,12 @@ export function summarise(connections: readonly number[], runs: readonly Measure
     });
     return { connections: c, pgwarden, baseline, cached, ratio: ratio(pgwarden, baseline), ratioToFloor: ratio(pgwarden, cached) };
   });
+}
+
+/** Per key, the median over the records that have it. */
+function medians(records: readonly Record<string, number>[]): Record<string, number> {
+  const keys = new Set(records.flatMap((r) => Object.keys(r)));
+  return Object.fromEntries([...keys].map((k) => [k, spread(records.map((r) => r[k] ?? 0)).median]));
 }
 
 const P99_TARGET_MS = 10;
@@ -167,6 +183,23 @@ export function formatReport(machine: Machine, setup: Setup, configs: readonly C
   const m = memory;
   const rss = (t: Target) => `${mib(m[t].beforeLoad.vmRssBytes)} before the load, ${mib(m[t].afterLoad.vmRssBytes)} after, peak (VmHWM) ${mib(m[t].afterLoad.vmHwmBytes)}`;
   lines.push(`- RSS of the pgwarden serve process: ${rss('pgwarden')}; of the bare registry process: ${rss('baseline')}; of the floor process: ${rss('cached')}`);
+  lines.push('', 'Where the servers’ CPU went (medians over the rounds): ms per request by thread, and the GC pauses of each measured run', '');
+  for (const c of configs) {
+    for (const t of TARGETS) {
+      const s = c[t];
+      const threads = Object.entries(s.cpuMsPerRequestByThread)
+        .filter(([, v]) => v >= 0.005)
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, v]) => `${name} ${v.toFixed(2)}`)
+        .join(', ');
+      const gc = ['minor', 'major', 'incremental', 'weakcb']
+        .filter((k) => (s.gc[k] ?? 0) > 0)
+        .map((k) => `${k} ×${Math.round(s.gc[k]!)} (${((s.gc[`${k}_seconds`] ?? 0) * 1000).toFixed(0)} ms)`)
+        .join(', ');
+      lines.push(`- ${t} at ${c.connections}: ${threads}; GC ${gc || 'none'}`);
+    }
+  }
+  lines.push('');
   for (const c of configs) {
     const p99 = c.pgwarden.p99Ms.median;
     lines.push(

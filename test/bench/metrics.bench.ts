@@ -20,7 +20,7 @@ import { type Cluster, startCluster } from '../../src/postgres/cluster.js';
 import { CLI } from '../helpers/pgwarden.js';
 import { BENCH_DATABASES, type CatalogSummary, populateCatalog } from './metrics-catalog.js';
 import { countSamples, parseExposition } from './metrics-exposition.js';
-import { type LoadResult, readCpu, readMachineCpu, readMemory, runLoad } from './metrics-load.js';
+import { difference, type LoadResult, readCpu, readMachineCpu, readMemory, runLoad } from './metrics-load.js';
 import { formatReport, type Machine, type MeasuredRun, type MemorySummary, type Setup, summarise, TARGETS, type Target } from './metrics-report.js';
 
 const { values: args } = parseArgs({
@@ -102,10 +102,10 @@ try {
   const floor = await startBaseline(textFile, ownSamples, []);
   await scrape(`${floor.url}/metrics-cached`);
 
-  const endpoints: Record<Target, { server: ServerProcess; url: string }> = {
-    pgwarden: { server: serve, url: `${serve.url}/metrics` },
-    baseline: { server: baseline, url: `${baseline.url}/metrics` },
-    cached: { server: floor, url: `${floor.url}/metrics-cached` },
+  const endpoints: Record<Target, Endpoint> = {
+    pgwarden: { server: serve, url: `${serve.url}/metrics`, statsUrl: `${serve.url}/metrics` },
+    baseline: { server: baseline, url: `${baseline.url}/metrics`, statsUrl: `${baseline.url}/metrics` },
+    cached: { server: floor, url: `${floor.url}/metrics-cached`, statsUrl: `${floor.url}/metrics` },
   };
   const memoryBefore = { pgwarden: readMemory(serve.pid), baseline: readMemory(baseline.pid), cached: readMemory(floor.pid) };
 
@@ -119,7 +119,8 @@ try {
           `round ${round} ${target.padEnd(8)} ${String(c).padStart(2)} scrapers: ${run.reqPerSec.toFixed(0)} req/s, p50 ${run.p50Ms.toFixed(2)} ms, ` +
             `p99 ${run.p99Ms.toFixed(2)} ms (autocannon ${run.autocannonP99Ms} ms), CPU ${run.cpuMsPerRequest.toFixed(2)} ms/req, ` +
             `RSS ${(run.serverMemoryAfter.vmRssBytes / 1048576).toFixed(0)} MiB, load generator ${run.loadGeneratorCores.toFixed(2)} cores, ` +
-            `other processes ${run.otherCores.toFixed(2)} cores`,
+            `other processes ${run.otherCores.toFixed(2)} cores; ms/req by thread ${threadLine(run.cpuMsPerRequestByThread)}; ` +
+            `GC minor ×${run.gc['minor'] ?? 0} major ×${run.gc['major'] ?? 0} incremental ×${run.gc['incremental'] ?? 0}`,
         );
       }
     }
@@ -211,6 +212,14 @@ function checkPgwardenMetrics(text: string, expectedRuns: number): void {
   }
 }
 
+function threadLine(threads: Record<string, number>): string {
+  return Object.entries(threads)
+    .filter(([, v]) => v >= 0.005)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, v]) => `${name} ${v.toFixed(2)}`)
+    .join(', ');
+}
+
 /** `name a/b` for each family with a different number of samples in the two texts. */
 function familyDifferences(a: string, b: string): string[] {
   const counts = (text: string) => new Map(parseExposition(text).map((f) => [f.name, f.samples.length]));
@@ -295,10 +304,22 @@ async function scrape(url: string): Promise<string> {
   return response.text();
 }
 
-/** A warm-up run, then the measured one, with the server's CPU time around it. */
-async function measure(endpoint: { server: ServerProcess; url: string }, target: Target, c: number, round: number): Promise<MeasuredRun> {
+interface Endpoint {
+  server: ServerProcess;
+  /** What the load hits. */
+  url: string;
+  /** A freshly rendered /metrics of the same process, for its GC figures. */
+  statsUrl: string;
+}
+
+/**
+ * A warm-up run, then the measured one, with the server's CPU time (per thread) and its own GC figures
+ * (nodejs_gc_duration_seconds, scraped untimed before and after) around it.
+ */
+async function measure(endpoint: Endpoint, target: Target, c: number, round: number): Promise<MeasuredRun> {
   const { server, url } = endpoint;
   if (warmupSeconds > 0) await runLoad(url, { connections: c, durationSeconds: warmupSeconds, signal: abort.signal });
+  const gcBefore = await gcFigures(endpoint.statsUrl);
   const cpuBefore = readCpu(server.pid);
   const machineBefore = readMachineCpu();
   const benchBefore = process.cpuUsage();
@@ -313,6 +334,8 @@ async function measure(endpoint: { server: ServerProcess; url: string }, target:
   // Whatever else kept the cores busy meanwhile (other work on a shared machine): it competes with both.
   const otherSeconds = machineAfter.busySeconds - machineBefore.busySeconds - serverSeconds - loadGeneratorSeconds;
   checkClean(result, `${target} at ${c} scrapers, round ${round}`);
+  const gc = difference(await gcFigures(endpoint.statsUrl), gcBefore);
+  const threads = difference(cpuAfter.threads, cpuBefore.threads);
   return {
     ...result,
     target,
@@ -322,7 +345,25 @@ async function measure(endpoint: { server: ServerProcess; url: string }, target:
     loadGeneratorCores: loadGeneratorSeconds / wallSeconds,
     otherCores: Math.max(0, otherSeconds) / wallSeconds,
     serverMemoryAfter: readMemory(server.pid),
+    cpuMsPerRequestByThread: Object.fromEntries(Object.entries(threads).map(([name, seconds]) => [name, (seconds * 1000) / result.responses])),
+    gc,
   };
+}
+
+/**
+ * `<kind>`: collections so far, `<kind>_seconds`: their total pause, from the process's own
+ * nodejs_gc_duration_seconds. pgwarden serves a render up to a second old: wait that out first.
+ */
+async function gcFigures(statsUrl: string): Promise<Record<string, number>> {
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const family = parseExposition(await scrape(statsUrl)).find((f) => f.name === 'nodejs_gc_duration_seconds');
+  const out: Record<string, number> = {};
+  for (const s of family?.samples ?? []) {
+    const kind = s.labels['kind'] ?? '?';
+    if (s.name.endsWith('_count')) out[kind] = s.value;
+    else if (s.name.endsWith('_sum')) out[`${kind}_seconds`] = s.value;
+  }
+  return out;
 }
 
 function checkClean(result: LoadResult, what: string): void {

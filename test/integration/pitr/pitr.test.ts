@@ -149,9 +149,12 @@ describe('point-in-time recovery', () => {
     const primary = await archivingPrimary(t);
     const url = await primary.createDatabase('hotel');
     await primary.query('CREATE TABLE stays (id serial PRIMARY KEY, v text NOT NULL)', [], 'hotel');
-    const warden = await setupWarden(t, primary, { databases: [{ name: 'hotel', url, pitr: true }] });
+    // The catalog lives elsewhere: this test loses the primary.
+    const catalogCluster = await useCluster(t);
+    const warden = await setupWarden(t, catalogCluster, { databases: [{ name: 'hotel', url, pitr: true }] });
     await enableArchiving(primary, warden, 'hotel');
-    const standby = await startStandby(primary, { name: 'replica1' });
+    // archive_mode on: once promoted it archives (archive_command came along in postgresql.auto.conf).
+    const standby = await startStandby(primary, { name: 'replica1', settings: { archive_mode: 'on' } });
     t.after(() => standby.destroy());
     await warden.writeConfig({ databases: [{ name: 'hotel', url, pitr: true, standbys: [{ name: 'replica1', url: standby.url('hotel') }] }] });
     await ok(warden.run(['backup', 'base']), 'base backup');

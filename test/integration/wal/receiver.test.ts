@@ -2,16 +2,19 @@
 // completed segment pushed to storage, pg_receivewal killed with SIGKILL mid-stream and restarted, pgwarden
 // itself stopped and started again — and the archive holds every segment from the first to the last.
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, truncate } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
+import { parseConfig } from '../../../src/config/index.js';
 import { createKeyRing } from '../../../src/crypto/keyring.js';
+import { startTool } from '../../../src/postgres/run-tool.js';
 import { createLocalDriver } from '../../../src/storage/local/driver.js';
 import { fetchWalFile, findWalGaps, listArchivedWal } from '../../../src/wal/archive.js';
 import { compareSegments, DEFAULT_SEGMENT_SIZE, parseWalFileName, segmentStartLsn } from '../../../src/wal/names.js';
-import { startWalReceiver, type WalArchivedEvent, type WalReceiver } from '../../../src/wal/receiver.js';
+import { ensureSlot, startWalReceiver, type WalArchivedEvent, type WalReceiver } from '../../../src/wal/receiver.js';
+import { startWalArchiving } from '../../../src/wal/service.js';
 import { type Cluster, clusterForSuite } from '../../helpers/postgres.js';
 
 const silent = pino({ level: 'silent' });
@@ -163,7 +166,7 @@ describe('pg_receivewal receiver', () => {
     assert.equal(last.lastSegment, switched.at(-1));
   });
 
-  it('keeps restarting while the server is down, and resumes without a gap once it is back', async (t) => {
+  it('restarts pg_receivewal when the server restarts, and resumes without a gap', async (t) => {
     const cluster = pg();
     await cluster.query('CREATE TABLE IF NOT EXISTS items (id int, payload text)');
     const dir = await mkdtemp(join(tmpdir(), 'pgwarden-receiver-'));
@@ -203,6 +206,78 @@ describe('pg_receivewal receiver', () => {
     });
     const archive = await listArchivedWal(storage, '', 'down');
     assert.deepEqual(findWalGaps(archive, { from: switched[0]!, to: switched.at(-1)! }), []);
+  });
+
+  it('serve-side archiving runs one receiver per database with pitr: true, and stops them all', async (t) => {
+    const cluster = pg();
+    await cluster.query('CREATE TABLE IF NOT EXISTS items (id int, payload text)');
+    const dir = await mkdtemp(join(tmpdir(), 'pgwarden-receiver-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const config = parseConfig(
+      [
+        `catalog: { url: "${cluster.url()}" }`,
+        'databases:',
+        `  - { name: shop, url: "${cluster.url()}", pitr: true }`,
+        `  - { name: plain, url: "${cluster.url()}" }`,
+        'storage: { local: { path: store } }',
+        `backup: { pgBinDir: "${cluster.binDir}" }`,
+      ].join('\n'),
+      { baseDir: dir },
+    );
+    const storage = createLocalDriver({ root: join(dir, 'store') });
+    const archiving = startWalArchiving(config, { storage, keyring: undefined, logger: silent, spoolRoot: join(dir, 'spool'), restartDelayMs: 200 });
+    t.after(() => archiving.stop());
+    assert.deepEqual([...archiving.receivers.keys()], ['shop']);
+    await eventually('pg_receivewal streams', () => (archiving.status()[0]?.streaming ? true : undefined));
+    const name = await switchWal(cluster);
+    await eventually(`${name} is archived for "shop"`, async () => ((await listArchivedWal(storage, '', 'shop')).objects.has(name) ? true : undefined));
+    assert.equal((await listArchivedWal(storage, '', 'shop')).objects.get(name)?.path, `shop/wal/00000001/${name}.gz`);
+    assert.equal((await listArchivedWal(storage, '', 'plain')).objects.size, 0);
+    const pid = archiving.status()[0]!.pid!;
+    await archiving.stop();
+    assert.equal(isAlive(pid), false);
+    assert.deepEqual(
+      archiving.status().map((s) => s.running),
+      [false],
+    );
+    await cluster.query("SELECT pg_drop_replication_slot('pgwarden_shop')");
+  });
+
+  it('stops a pg_receivewal orphaned by a pgwarden that died, and takes over its slot and spool', async (t) => {
+    const cluster = pg();
+    const dir = await mkdtemp(join(tmpdir(), 'pgwarden-receiver-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const spoolDir = join(dir, 'spool');
+    await mkdir(spoolDir);
+    await ensureSlot(cluster.url(), 'pgwarden_orphan', 'orphan');
+    const orphan = startTool(join(cluster.binDir, 'pg_receivewal'), ['--directory', spoolDir, '--slot', 'pgwarden_orphan', '--dbname', cluster.url(), '--no-loop']);
+    t.after(() => orphan.kill('SIGKILL'));
+    await eventually('the orphan holds the slot', async () => {
+      const { rows } = await cluster.query<{ active: boolean }>("SELECT active FROM pg_replication_slots WHERE slot_name = 'pgwarden_orphan'");
+      return rows[0]?.active ? true : undefined;
+    });
+    // The pgwarden that started it is gone: a pid that has exited.
+    const gone = startTool('true', []);
+    await gone.done;
+    await writeFile(join(spoolDir, 'pgwarden-receiver.json'), JSON.stringify({ owner: gone.child.pid, receiver: orphan.child.pid }));
+
+    const receiver = startWalReceiver({
+      database: { name: 'orphan', url: cluster.url() },
+      storage: createLocalDriver({ root: join(dir, 'store') }),
+      prefix: '',
+      compression: { algorithm: 'none', level: 0 },
+      spoolDir,
+      pgBinDir: cluster.binDir,
+      logger: silent,
+      restartDelayMs: 100,
+    });
+    t.after(async () => {
+      await receiver.stop();
+      await cluster.query("SELECT pg_drop_replication_slot('pgwarden_orphan')").catch(() => {});
+    });
+    await eventually('the receiver streams on the slot', () => (receiver.status().streaming ? true : undefined));
+    await assert.rejects(orphan.done, /SIGTERM|exited/);
+    assert.equal(receiver.status().restarts, 0, 'no failed start on a busy slot');
   });
 });
 

@@ -5,11 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import { createKeyRing } from '../../../src/crypto/keyring.js';
 import { createLocalDriver } from '../../../src/storage/local/driver.js';
+import type { StorageDriver } from '../../../src/storage/types.js';
 import { fetchWalFile, listArchivedWal, pushWalFile, readTimelineHistories, walObjectPath } from '../../../src/wal/archive.js';
 import { WalConflictError, WalFileError, WalTimeoutError } from '../../../src/wal/errors.js';
 import { withTimeout } from '../../../src/wal/timeout.js';
@@ -131,6 +132,38 @@ describe('WAL archive on a local target', () => {
     assert.equal(archive.objects.get('00000002.history')?.path, 'pfx/shop/wal/00000002/00000002.history.gz');
     const histories = await readTimelineHistories(target, archive);
     assert.deepEqual(histories.get(2), [{ timeline: 1, switchLsn: 0x1_0000_0000n, reason: 'no recovery target specified' }]);
+  });
+
+  it('a push that hangs in storage times out and aborts its writer, leaving no object', async (t) => {
+    const { storage, local, target } = await setup(t);
+    let aborted = 0;
+    const hanging: StorageDriver = {
+      ...storage,
+      write(path) {
+        const real = storage.write(path);
+        // Never acknowledges a write: an upload that stalls.
+        const stream = new Writable({ write() {} });
+        return {
+          stream,
+          commit: () => real.commit(),
+          abort: async () => {
+            aborted++;
+            stream.destroy();
+            await real.abort();
+          },
+        };
+      },
+    };
+    const path = await local('000000010000000000000011', segmentBytes());
+    const started = Date.now();
+    await assert.rejects(
+      withTimeout(200, 'wal-push', (signal) => pushWalFile({ ...target, storage: hanging, path, compression: { algorithm: 'none', level: 0 }, signal })),
+      (e: unknown) => e instanceof WalTimeoutError && /wal-push timed out after 200 ms/.test(e.message),
+    );
+    assert.ok(Date.now() - started < 5000);
+    await new Promise((done) => setTimeout(done, 50));
+    assert.equal(aborted, 1, 'the writer was aborted');
+    assert.deepEqual(await storage.list(''), []);
   });
 
   it('a timeout aborts the work and says so', async () => {
