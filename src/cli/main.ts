@@ -156,8 +156,16 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('-d, --database <name>', 'the configured database this WAL belongs to')
     .option('--timeout <seconds>', 'give up after this long (non-zero exit: PostgreSQL retries)', positiveInt)
     .action(async (path: string, opts: { database?: string; timeout?: number }) => {
-      const result = await walPush(await config(), { database: opts.database, path, timeoutMs: opts.timeout ? opts.timeout * 1000 : undefined, signal: abort.signal });
-      (result.exitCode === 0 ? io.out : io.err)(`${result.message}\n`);
+      const cfg = await config();
+      const result = await walPush(cfg, {
+        database: opts.database,
+        path,
+        timeoutMs: (opts.timeout ?? cfg.wal.pushTimeoutSeconds) * 1000,
+        signal: abort.signal,
+        logger: createLogger({ level: cfg.logLevel, secrets: secretValues(cfg) }),
+      });
+      // The server logs whatever archive_command prints: only failures, so its log is not a line per segment.
+      if (result.exitCode !== 0) io.err(`${result.message}\n`);
       exitCode = result.exitCode;
     });
 
@@ -169,8 +177,9 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('-d, --database <name>', 'the configured database whose archive to read')
     .option('--timeout <seconds>', 'give up after this long', positiveInt)
     .action(async (name: string, destination: string, opts: { database?: string; timeout?: number }) => {
-      const result = await walFetch(await config(), { database: opts.database, name, destination, timeoutMs: opts.timeout ? opts.timeout * 1000 : undefined, signal: abort.signal });
-      (result.exitCode === 0 ? io.out : io.err)(`${result.message}\n`);
+      const cfg = await config();
+      const result = await walFetch(cfg, { database: opts.database, name, destination, timeoutMs: (opts.timeout ?? cfg.wal.pushTimeoutSeconds) * 1000, signal: abort.signal });
+      if (result.exitCode !== 0) io.err(`${result.message}\n`);
       exitCode = result.exitCode;
     });
 
@@ -180,7 +189,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .action(async () => {
       const cfg = await config();
       const logger = createLogger({ level: cfg.logLevel, secrets: secretValues(cfg) });
-      const service = await startService(cfg, { logger });
+      const service = await startService(cfg, { logger, configPath: configPath() });
       io.out(`pgwarden serve listening on ${service.url}\n`);
       if (!abort.signal.aborted) await new Promise<void>((done) => abort.signal.addEventListener('abort', () => done(), { once: true }));
       logger.info({ reason: errorMessage(abort.signal.reason) }, 'shutting down');
@@ -209,7 +218,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
       const result = await withApp((app) =>
-        verifyBackup({ ...app, prefix: app.config.storage.prefix, pgBinDir: app.config.backup.pgBinDir, tempDir: app.config.backup.tempDir, signal: abort.signal }, id, actor),
+        verifyBackup(
+          { ...app, prefix: app.config.storage.prefix, pgBinDir: app.config.backup.pgBinDir, tempDir: app.config.backup.tempDir, wal: createWalAccess(app, { configPath: configPath() }), databases: app.config.databases, signal: abort.signal },
+          id,
+          actor,
+        ),
       );
       if (opts.json) printJson(io.out, result);
       else if (result.ok) io.out(`backup ${id} verified: ${result.tables} tables, checksum and every data block read (${result.duration_seconds}s)\n`);

@@ -148,6 +148,13 @@ const backupSchema = z.strictObject({
   tempDir: nonEmptyString().optional(),
 });
 
+const walSchema = z.strictObject({
+  // pg_receivewal's spool (pull mode): must survive restarts, or WAL still in it is fetched again from the slot.
+  spoolDir: nonEmptyString().optional(),
+  // A push (archive_command or the receiver's upload) that takes longer fails, so archiving never hangs silently.
+  pushTimeoutSeconds: intInRange(1, 86_400).default(120),
+});
+
 const serverSchema = z.strictObject({
   // 0 asks the OS for a free port, which tests rely on.
   port: intInRange(0, 65535).default(9187),
@@ -218,6 +225,7 @@ export const configSchema = z.strictObject({
   schedules: schedulesSchema.prefault({}),
   retention: retentionSchema.prefault({}),
   backup: backupSchema.prefault({}),
+  wal: walSchema.prefault({}),
   server: serverSchema.prefault({}),
   alerts: alertsSchema.prefault({}),
   channels: channelsSchema.prefault({}),

@@ -2,7 +2,13 @@
 // or the global one) and the health check. Kinds that arrive with later issues (base, incremental,
 // cleanup) join this list when they exist.
 import type { Pgwarden } from '../app/open.js';
+import { runBaseBackup } from '../backup/base.js';
 import { runFullBackup } from '../backup/full.js';
+import { runIncrementalBackup } from '../backup/incremental.js';
+import type { BackupResult } from '../backup/types.js';
+import type { WalAccess } from '../backup/wal-access.js';
+import type { BackupType } from '../catalog/types.js';
+import type { DatabaseConfig } from '../config/index.js';
 import { PgwardenError } from '../errors.js';
 import type { JobSpec } from './types.js';
 
@@ -12,32 +18,52 @@ export interface JobHooks {
   healthCheck(signal: AbortSignal): Promise<void>;
 }
 
-export function fullBackupJobName(database: string): string {
-  return `full:${database}`;
+export function backupJobName(kind: 'full' | 'base' | 'incremental', database: string): string {
+  return `${kind}:${database}`;
 }
 
-export function buildJobs(app: Pgwarden, hooks: JobHooks): JobSpec[] {
+export function fullBackupJobName(database: string): string {
+  return backupJobName('full', database);
+}
+
+type Runner = (db: DatabaseConfig, signal: AbortSignal, options: { backupId?: string | undefined; actor?: string | undefined }) => Promise<BackupResult>;
+
+/** Full backups for every database; base and incremental for those with WAL archiving (pitr: true). */
+export function buildJobs(app: Pgwarden, hooks: JobHooks, wal: WalAccess): JobSpec[] {
   const { config } = app;
   const jobs: JobSpec[] = [];
+  const runners: Record<'full' | 'base' | 'incremental', Runner> = {
+    full: (db, signal, options) => runFullBackup({ ...app, signal }, db, options),
+    base: (db, signal, options) => runBaseBackup({ ...app, signal, wal }, db, options),
+    incremental: (db, signal, options) => runIncrementalBackup({ ...app, signal, wal }, db, options),
+  };
   for (const db of config.databases) {
-    jobs.push({
-      name: fullBackupJobName(db.name),
-      schedule: db.schedules?.full ?? config.schedules.full,
-      async run({ signal, params, reason }) {
-        try {
-          const actor = params['actor'] ?? (reason === 'manual' ? undefined : 'scheduler');
-          const result = await runFullBackup({ ...app, signal }, db, { backupId: params['backupId'], actor });
-          if (result.status !== 'succeeded') throw new PgwardenError(`full backup ${result.backup_id} of "${db.name}" failed: ${result.error}`);
-        } finally {
-          await hooks.afterJob();
-        }
-      },
-      async overdue(interval) {
-        const [last] = await app.catalog.listBackups({ database: db.name, type: 'full', status: 'succeeded', limit: 1 });
-        const at = last?.finishedAt ?? null;
-        return at === null || app.now().getTime() - at.getTime() > interval;
-      },
-    });
+    const kinds = db.pitr ? (['full', 'base', 'incremental'] as const) : (['full'] as const);
+    for (const kind of kinds) {
+      jobs.push({
+        name: backupJobName(kind, db.name),
+        schedule: db.schedules?.[kind] ?? config.schedules[kind],
+        async run({ signal, params, reason }) {
+          try {
+            const actor = params['actor'] ?? (reason === 'manual' ? undefined : 'scheduler');
+            const result = await runners[kind](db, signal, { backupId: params['backupId'], actor });
+            if (result.status !== 'succeeded') throw new PgwardenError(`${kind} backup ${result.backup_id} of "${db.name}" failed: ${result.error}`);
+          } finally {
+            await hooks.afterJob();
+          }
+        },
+        async overdue(interval) {
+          // An incremental seals WAL since a base backup: with none yet, the base job's catch-up comes first.
+          if (kind === 'incremental') {
+            const bases = await app.catalog.listBackups({ database: db.name, type: 'base', status: 'succeeded', limit: 1 });
+            if (bases.length === 0) return false;
+          }
+          const [last] = await app.catalog.listBackups({ database: db.name, type: kind as BackupType, status: 'succeeded', limit: 1 });
+          const at = last?.finishedAt ?? null;
+          return at === null || app.now().getTime() - at.getTime() > interval;
+        },
+      });
+    }
   }
   jobs.push({
     name: 'health-check',

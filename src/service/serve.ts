@@ -2,7 +2,9 @@
 // the metrics snapshot fresh (after each job, at each health check, and replication on its own short
 // interval) and serves the HTTP API. stop() is the SIGTERM path: no new runs, running ones get the grace
 // period, then are aborted and recorded.
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startWalArchiving } from '../wal/service.js';
 import { Registry } from 'prom-client';
 import { type Pgwarden, openPgwarden } from '../app/open.js';
 import { newBackupId } from '../manifest/layout.js';
@@ -15,6 +17,7 @@ import { buildJobs, fullBackupJobName } from '../scheduler/jobs.js';
 import { createJobLocks } from '../scheduler/locks.js';
 import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
 import { verifyBackup } from '../verify/verify-backup.js';
+import { createWalAccess } from '../backup/wal-access.js';
 import { runHealthCheck } from './health-check.js';
 import type { Logger } from 'pino';
 
@@ -29,6 +32,8 @@ export interface Service {
 
 export interface ServiceOptions {
   logger: Logger;
+  /** The config file's path: restore_command and archive_command written for servers carry it. */
+  configPath: string;
   now?: () => Date;
 }
 
@@ -50,12 +55,13 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   const refreshQuietly = async () => {
     await metrics.refresh().catch((error: unknown) => logger.warn({ err: error }, 'metrics refresh failed'));
   };
+  const wal = createWalAccess(app, { configPath: options.configPath });
   const jobs = buildJobs(app, {
     afterJob: refreshQuietly,
     healthCheck: async (signal) => {
       await runHealthCheck({ app, metrics, signal });
     },
-  });
+  }, wal);
   const scheduler = createScheduler({
     jobs,
     timezone: config.schedules.timezone,
@@ -101,13 +107,20 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     actions: {
       runBackup,
       verifyBackup: (id, actor) =>
-        verifyBackup({ ...app, prefix: config.storage.prefix, pgBinDir: config.backup.pgBinDir, tempDir: config.backup.tempDir }, id, actor).finally(refreshQuietly),
+        verifyBackup({ ...app, prefix: config.storage.prefix, pgBinDir: config.backup.pgBinDir, tempDir: config.backup.tempDir, wal, databases: config.databases }, id, actor).finally(refreshQuietly),
     },
   });
 
   await refreshQuietly();
   const server = await startHttpServer(http, { host: config.server.host, port: config.server.port });
   metrics.start();
+  // Pull-mode WAL archiving: pg_receivewal for every database with pitr: true.
+  const walArchiving = startWalArchiving(config, {
+    storage: app.storage,
+    keyring: app.keyring,
+    logger,
+    spoolRoot: config.wal.spoolDir ?? join(config.backup.tempDir ?? tmpdir(), 'pgwarden-wal'),
+  });
   await scheduler.start();
   logger.info({ url: server.url, jobs: scheduler.nextRuns() }, 'pgwarden serve started');
 
@@ -120,6 +133,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     stop: () => {
       stopping ??= (async () => {
         await scheduler.stop(config.server.shutdownGraceSeconds * 1000);
+        await walArchiving.stop();
         await metrics.stop();
         await server.close();
         await app.close();

@@ -80,7 +80,7 @@ export async function walFetch(config: Config, options: WalFetchOptions): Promis
     return { outcome, message };
   });
   // Not found is the normal end of archive recovery: non-zero, as restore_command's contract requires.
-  return result.outcome === 'not-found' ? { ...result, exitCode: 1 } : result;
+  return result.outcome === 'not-found' ? { ...result, exitCode: 1, message: `pgwarden wal-fetch: ${result.message}` } : result;
 }
 
 async function runWalCommand(

@@ -13,6 +13,7 @@ import { startStandby } from '../../../src/postgres/standby.js';
 import { archiveCommandFor } from '../../../src/wal/commands.js';
 import { type Cluster, useCluster } from '../../helpers/postgres.js';
 import { type CliResult, setupWarden, type WardenSetup } from '../../helpers/pgwarden.js';
+import { startServe } from '../../helpers/serve.js';
 
 async function archivingPrimary(t: Parameters<typeof useCluster>[0]): Promise<Cluster> {
   // archive_command is set once the config file exists; until then WAL waits in pg_wal (nothing is lost).
@@ -96,6 +97,13 @@ describe('point-in-time recovery', () => {
     const [record] = JSON.parse(incremental.stdout);
     assert.equal(record.status, 'succeeded');
     assert.ok(record.file_size > 0, 'the incremental records the archived bytes');
+
+    // Both kinds verify again on demand: the base through pg_verifybackup and its WAL, the incremental's chain.
+    for (const id of [ids(base, 'base')[0]!, record.backup_id]) {
+      const verify = await warden.run(['verify', id, '--json']);
+      assert.equal(verify.code, 0, verify.stderr);
+      assert.equal(JSON.parse(verify.stdout).ok, true);
+    }
 
     const between = new Date(afterFirst.getTime() + 500).toISOString();
     assert.deepEqual(await recoverAndQuery(t, warden, ['--target-time', between], 'SELECT v FROM stays ORDER BY id'), ['first']);
@@ -185,5 +193,32 @@ describe('point-in-time recovery', () => {
     assert.ok(files.some((f) => /^hotel\/wal\/00000002\/00000002[0-9A-F]{16}\.gz$/.test(f)), 'segments on timeline 2 are archived');
 
     assert.deepEqual(await recoverAndQuery(t, warden, ['--latest'], 'SELECT v FROM stays ORDER BY id'), ['before failover', 'after failover']);
+  });
+  it('pull mode: pgwarden serve archives WAL with pg_receivewal, takes the overdue base backup, and PITR works', async (t) => {
+    // No archive_command at all: the service streams WAL over a replication slot.
+    const primary = await useCluster(t);
+    const url = await primary.createDatabase('hotel');
+    await primary.query('CREATE TABLE stays (id serial PRIMARY KEY, v text NOT NULL)', [], 'hotel');
+    const spool = join('/tmp', `pgwarden-spool-${process.pid}-${Date.now()}`);
+    t.after(() => rm(spool, { recursive: true, force: true }));
+    const warden = await setupWarden(t, primary, {
+      databases: [{ name: 'hotel', url, pitr: true, schedules: { full: '0 0 1 1 *', incremental: '0 0 1 1 *' } }],
+      extra: `server: { port: 0 }\nwal: { spoolDir: "${spool}" }`,
+    });
+    const serve = await startServe(t, warden.configPath);
+    const deadline = Date.now() + 90_000;
+    while ((await warden.query("SELECT 1 FROM pgwarden.database_backups WHERE type = 'base' AND status = 'succeeded'")).length === 0) {
+      const failed = await warden.query<{ error: string }>("SELECT error FROM pgwarden.database_backups WHERE type = 'base' AND status = 'failed'");
+      assert.equal(failed.length, 0, `base backup failed: ${failed[0]?.error}`);
+      assert.ok(Date.now() < deadline, 'the overdue base backup did not finish');
+      await sleep(250);
+    }
+    const slots = await primary.query<{ slot_name: string; active: boolean }>('SELECT slot_name, active FROM pg_replication_slots');
+    assert.deepEqual(slots.rows.map((r) => [r.slot_name, r.active]), [['pgwarden_hotel', true]]);
+
+    await insertAndMark(primary, 'streamed');
+    await ok(warden.run(['backup', 'incremental']), 'incremental in pull mode');
+    assert.equal(await serve.terminate(), 0);
+    assert.deepEqual(await recoverAndQuery(t, warden, ['--latest'], 'SELECT v FROM stays ORDER BY id'), ['streamed']);
   });
 });

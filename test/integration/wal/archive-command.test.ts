@@ -187,7 +187,7 @@ describe('archive_command = pgwarden wal-push, restore_command = pgwarden wal-fe
     for (const missing of ['0000000100000000000000F0', '00000002.history']) {
       const result = await runCliIn(scratch, ['--config', configPath, 'wal-fetch', '--database', 'app', missing, 'pg_wal/RECOVERYHISTORY']);
       assert.equal(result.code, 1, result.stderr);
-      assert.match(result.stderr, new RegExp(`${missing.replace('.', '\\.')} is not in the WAL archive of "app"`));
+      assert.match(result.stderr, new RegExp(`^pgwarden wal-fetch: ${missing.replace('.', '\\.')} is not in the WAL archive of "app"\n$`));
       await assert.rejects(stat(join(scratch, 'pg_wal', 'RECOVERYHISTORY')), { code: 'ENOENT' });
     }
   });
