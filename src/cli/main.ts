@@ -17,7 +17,7 @@ import { connect } from '../postgres/connection.js';
 import { type PitrTarget, lsnValue, restorePitr } from '../restore/pitr.js';
 import { restoreBackup } from '../restore/restore.js';
 import { failoverStatus, promoteStandby } from '../replication/failover.js';
-import { walFetch, walPush } from '../wal/commands.js';
+import { archiveCommandFor, restoreCommandFor, walFetch, walPush } from '../wal/commands.js';
 import { startService } from '../service/serve.js';
 import { verifyBackup } from '../verify/verify-backup.js';
 import { formatBackupList, formatFailover, formatHealth, formatRestore, printJson } from './output.js';
@@ -303,9 +303,27 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       else io.out(`config is valid\n${JSON.stringify(redactConfig(cfg), null, 2)}\n`);
     });
 
-  program
-    .command('sql')
-    .description('SQL to set up PostgreSQL for pgwarden')
+  const sql = program.command('sql').description('SQL and settings to set up PostgreSQL for pgwarden');
+  sql
+    .command('archive-command')
+    .description('the archive_command and restore_command lines for a database (push-mode WAL archiving)')
+    .requiredOption('-d, --database <name>', 'the configured database')
+    .action(async (opts: { database: string }) => {
+      const cfg = await config();
+      if (!cfg.databases.some((d) => d.name === opts.database)) throw new UsageError(`no database named "${opts.database}" in the config`);
+      const quote = (v: string) => `'${v.replace(/'/g, "''")}'`;
+      io.out(
+        [
+          `-- Push-mode WAL archiving for "${opts.database}": run as a superuser, then restart if archive_mode changed.`,
+          `ALTER SYSTEM SET archive_mode = 'on';`,
+          `ALTER SYSTEM SET archive_command = ${quote(archiveCommandFor(configPath(), opts.database))};`,
+          `-- restore-pitr writes this into the recovered server; for a standby you configure by hand:`,
+          `-- restore_command = ${quote(restoreCommandFor(configPath(), opts.database))}`,
+          '',
+        ].join('\n'),
+      );
+    });
+  sql
     .command('backup-role')
     .description('print the statements creating a least-privilege backup role')
     .option('--role <name>', 'role name', 'pgwarden_backup')

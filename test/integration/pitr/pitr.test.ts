@@ -20,8 +20,13 @@ async function archivingPrimary(t: Parameters<typeof useCluster>[0]): Promise<Cl
   return useCluster(t, { settings: { archive_mode: 'on', archive_command: '', archive_timeout: 0, wal_keep_size: '256MB' } });
 }
 
+/** Runs the statements `pgwarden sql archive-command` prints (one at a time: ALTER SYSTEM refuses a transaction). */
 async function enableArchiving(cluster: Cluster, warden: WardenSetup, database: string): Promise<void> {
-  await cluster.query(`ALTER SYSTEM SET archive_command = ${pg.escapeLiteral(archiveCommandFor(warden.configPath, database))}`);
+  const printed = await ok(warden.run(['sql', 'archive-command', '--database', database]), 'sql archive-command');
+  const statements = printed.stdout.split('\n').filter((l) => l.startsWith('ALTER SYSTEM'));
+  assert.equal(statements.length, 2);
+  assert.ok(statements[1]!.includes(archiveCommandFor(warden.configPath, database).replace(/'/g, "''")));
+  for (const statement of statements) await cluster.query(statement);
   await cluster.query('SELECT pg_reload_conf()');
 }
 
