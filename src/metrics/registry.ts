@@ -18,6 +18,7 @@ import {
   RUN_RESULTS,
   type StorageUsage,
   systemClock,
+  type WalArchiveStatus,
 } from './types.js';
 
 export const METRIC_PREFIX = 'pgwarden_';
@@ -58,6 +59,7 @@ export interface PgwardenMetrics {
   setReplication(reports: ReadonlyMap<string, ReplicationReport> | undefined): void;
   setDatabases(statuses: readonly DatabaseStatus[] | undefined): void;
   setStorage(usage: readonly StorageUsage[] | undefined): void;
+  setWal(statuses: readonly WalArchiveStatus[] | undefined): void;
   setCollector(name: CollectorName, result: CollectorResult): void;
 }
 
@@ -75,6 +77,7 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
   let replication: ReadonlyMap<string, ReplicationReport> | undefined;
   let databases: readonly DatabaseStatus[] | undefined;
   let storage: readonly StorageUsage[] | undefined;
+  let wal: readonly WalArchiveStatus[] | undefined;
   const collectorState = new Map<CollectorName, { success: boolean; lastSuccessAt: Date | undefined; durationSeconds: number }>();
   /** In COLLECTORS order, whichever finished first, so the text does not reshuffle between scrapes. */
   const collectors = () => COLLECTORS.flatMap((name) => {
@@ -141,6 +144,36 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
     'gauge',
     'When a backup of this database and kind last passed verification (Unix time). Absent if none ever did.',
     perBackup((s) => s.lastVerifiedAt && seconds(s.lastVerifiedAt)),
+  );
+
+  define(
+    'backup_verification_last_status',
+    'gauge',
+    'Result of the newest verification of a backup of this database and kind: 1 passed, 0 failed. Absent before the first.',
+    perBackup((s) => (s.lastVerificationOk === null ? null : s.lastVerificationOk ? 1 : 0)),
+  );
+
+  // ---- from the WAL archive ----
+  define(
+    'wal_archive_last_segment_timestamp_seconds',
+    'gauge',
+    'When the newest WAL segment of this database reached the archive (Unix time). Absent while the archive is empty.',
+    () => (wal ?? []).flatMap((w) => (w.lastSegmentAt === null ? [] : [{ labels: { database: w.database }, value: seconds(w.lastSegmentAt) }])),
+  );
+  define(
+    'rpo_seconds',
+    'gauge',
+    'Seconds since the newest recoverable point (the newest archived WAL segment), at scrape time: what a total loss would cost now.',
+    () =>
+      (wal ?? []).flatMap((w) =>
+        w.lastSegmentAt === null ? [] : [{ labels: { database: w.database }, value: Math.max(0, (clock.now().getTime() - w.lastSegmentAt.getTime()) / 1000) }],
+      ),
+  );
+  define(
+    'wal_archive_lag_bytes',
+    'gauge',
+    "WAL written by the server but not yet in the archive: its current position minus the end of the newest archived segment.",
+    () => (wal ?? []).flatMap((w) => (w.lagBytes === null ? [] : [{ labels: { database: w.database }, value: w.lagBytes }])),
   );
 
   // ---- from the replication probe ----
@@ -224,6 +257,9 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
     },
     setStorage(usage) {
       storage = usage;
+    },
+    setWal(statuses) {
+      wal = statuses;
     },
     setCollector(name, result) {
       const previous = collectorState.get(name);

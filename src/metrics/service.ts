@@ -139,6 +139,12 @@ export function createMetricsService(options: CreateMetricsServiceOptions): Metr
     return collect('storage', () => measure(), (usage) => metrics.setStorage(usage));
   };
 
+  const walCollector = () => {
+    const probe = probes.walArchive;
+    if (probe === undefined) return Promise.resolve();
+    return collect('wal', () => probe(), (statuses) => metrics.setWal(statuses));
+  };
+
   const replicationCollector = singleFlight(() =>
     collect(
       'replication',
@@ -172,7 +178,7 @@ export function createMetricsService(options: CreateMetricsServiceOptions): Metr
   );
 
   const runRefresh = async () => {
-    await Promise.all([catalogCollector(), replicationCollector(), databaseCollector(), storageCollector()]);
+    await Promise.all([catalogCollector(), replicationCollector(), databaseCollector(), storageCollector(), walCollector()]);
     lastRefresh = clock.now();
   };
 

@@ -32,12 +32,14 @@ export const SUMMARY_SQL = `
     SELECT b.database, b.type,
            count(*) FILTER (WHERE b.status IN ('succeeded', 'expired'))::int AS succeeded,
            count(*) FILTER (WHERE b.status = 'failed')::int AS failed,
-           max(b.verified_at) FILTER (WHERE b.verification_status = 'ok') AS last_verified_at
+           max(b.verified_at) FILTER (WHERE b.verification_status = 'ok') AS last_verified_at,
+           (array_agg(b.verification_status ORDER BY b.verified_at DESC)
+              FILTER (WHERE b.verification_status IS NOT NULL))[1] AS last_verification_status
       FROM pgwarden.database_backups b
      WHERE b.database = ANY($1::text[])
      GROUP BY b.database, b.type
   )
-  SELECT t.database, t.type, t.succeeded, t.failed, t.last_verified_at,
+  SELECT t.database, t.type, t.succeeded, t.failed, t.last_verified_at, t.last_verification_status,
          recent.sizes, recent.last_success_at, recent.last_size,
          last_run.status AS last_status, last_run.expected_size
     FROM totals t
@@ -80,6 +82,7 @@ export interface SummaryRow {
   succeeded: number;
   failed: number;
   last_verified_at: Date | null;
+  last_verification_status?: 'ok' | 'failed' | null;
   sizes: number[] | null;
   last_success_at: Date | null;
   last_size: number | null;
@@ -152,6 +155,7 @@ export function buildCatalogSnapshot(input: {
     s.sizeRatio = sizeRatio(row.last_size, median);
     s.lastStatus = row.last_status;
     s.lastVerifiedAt = row.last_verified_at;
+    s.lastVerificationOk = row.last_verification_status == null ? null : row.last_verification_status === 'ok';
   }
 
   for (const row of input.durations) {
@@ -184,6 +188,7 @@ function emptySeries(database: string, type: BackupType, bucketCount: number): B
     sizeRatio: null,
     lastStatus: null,
     lastVerifiedAt: null,
+    lastVerificationOk: null,
     durations: { counts: new Array<number>(bucketCount + 1).fill(0), sum: 0, count: 0 },
   };
 }

@@ -10,7 +10,7 @@ export interface Clock {
 export const systemClock: Clock = { now: () => new Date() };
 
 /** The collectors of `pgwarden_collector_success{collector}`: a fixed, bounded set. */
-export const COLLECTORS = ['catalog', 'replication', 'database', 'storage'] as const;
+export const COLLECTORS = ['catalog', 'replication', 'database', 'storage', 'wal'] as const;
 export type CollectorName = (typeof COLLECTORS)[number];
 
 /** Run results of `pgwarden_backup_runs_total{result}`. */
@@ -45,6 +45,8 @@ export interface BackupSeries {
   lastStatus: RunResult | null;
   /** Newest verified_at with verification_status 'ok'. */
   lastVerifiedAt: Date | null;
+  /** Result of the newest verification (by verified_at): true passed, false failed, null never verified. */
+  lastVerificationOk: boolean | null;
   /** Durations of successful runs: counts per bucket (not cumulative; one more for +Inf), sum, count. */
   durations: { counts: number[]; sum: number; count: number };
 }
@@ -81,10 +83,21 @@ export interface MetricsConfig {
 
 export type MetricsDatabase = MetricsConfig['databases'][number];
 
+/** The WAL archive of a database with pitr: true, as the health check sees it. */
+export interface WalArchiveStatus {
+  database: string;
+  /** When the newest segment reached the archive; null: the archive is empty. */
+  lastSegmentAt: Date | null;
+  /** The server's current WAL position minus the end of the newest archived segment; null when unknown. */
+  lagBytes: number | null;
+}
+
 /** The live probes, run at refresh time only. Each has a default; tests replace them. */
 export interface MetricsProbes {
   databaseUp(database: MetricsDatabase): Promise<DatabaseStatus>;
   replication(database: MetricsDatabase): Promise<ReplicationReport>;
   /** Undefined: no storage series (no targets given). */
   storageUsage?(): Promise<StorageUsage[]>;
+  /** Undefined: no WAL series (no database archives WAL). */
+  walArchive?(): Promise<WalArchiveStatus[]>;
 }

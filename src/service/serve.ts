@@ -5,6 +5,7 @@
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startWalArchiving } from '../wal/service.js';
+import { walArchiveStatus } from '../wal/status.js';
 import { Registry } from 'prom-client';
 import { type Pgwarden, openPgwarden } from '../app/open.js';
 import { newBackupId } from '../manifest/layout.js';
@@ -41,6 +42,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   const { logger } = options;
   const app = await openPgwarden(config, { logger, now: options.now });
   const owner = `${hostname()}:${process.pid}`;
+  const pitrDatabases = config.databases.filter((d) => d.pitr);
   const metrics = createMetricsService({
     registry: new Registry(),
     config,
@@ -50,6 +52,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     now: app.now,
     // Lag moves faster than backups: it is probed on its own interval so the lag series stay current.
     lagIntervalMs: config.schedules.replicationProbeSeconds * 1000,
+    probes: pitrDatabases.length > 0 ? { walArchive: () => walArchiveStatus(app.storage, config.storage.prefix, pitrDatabases) } : {},
   });
 
   const refreshQuietly = async () => {

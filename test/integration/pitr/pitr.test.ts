@@ -221,6 +221,17 @@ describe('point-in-time recovery', () => {
     const slots = await primary.query<{ slot_name: string; active: boolean }>('SELECT slot_name, active FROM pg_replication_slots');
     assert.deepEqual(slots.rows.map((r) => [r.slot_name, r.active]), [['pgwarden_hotel', true]]);
 
+    // The WAL archive's freshness is on /metrics after the job's refresh: RPO and the archive's age.
+    let text = '';
+    for (let i = 0; i < 100 && !/pgwarden_rpo_seconds\{database="hotel"\} [\d.]+/.test(text); i++) {
+      text = await (await serve.api('/metrics')).text();
+      await sleep(200);
+    }
+    const rpo = Number(/pgwarden_rpo_seconds\{database="hotel"\} ([\d.]+)/.exec(text)?.[1]);
+    assert.ok(rpo >= 0 && rpo < 120, `rpo_seconds ${rpo}`);
+    assert.match(text, /pgwarden_wal_archive_last_segment_timestamp_seconds\{database="hotel"\} \d+/);
+    assert.match(text, /pgwarden_wal_archive_lag_bytes\{database="hotel"\} \d+/);
+
     await insertAndMark(primary, 'streamed');
     await ok(warden.run(['backup', 'incremental']), 'incremental in pull mode');
     assert.equal(await serve.terminate(), 0);
