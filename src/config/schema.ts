@@ -31,6 +31,16 @@ const standbySchema = z.strictObject({
   url: postgresUrl(),
 });
 
+// Thresholds of the built-in alert rules (DESIGN.md "Alerts"); a database can override any of them.
+const thresholdFields = {
+  backupMissingHours: z.number().positive().optional(),
+  sizeDropRatio: z.number().positive().max(1).optional(),
+  replicationLagWarningSeconds: z.number().positive().optional(),
+  replicationLagCriticalSeconds: z.number().positive().optional(),
+  rpoSeconds: z.number().positive().optional(),
+  storageSpaceFactor: z.number().positive().optional(),
+  incrementalSpikeFactor: z.number().positive().optional(),
+};
 const databaseSchema = z.strictObject({
   name: nonEmptyString().regex(
     DATABASE_NAME,
@@ -39,6 +49,8 @@ const databaseSchema = z.strictObject({
   url: postgresUrl(),
   replicationUrl: postgresUrl().optional(),
   pitr: flag().default(false),
+  // Per-database alert thresholds override alerts.thresholds for this database only.
+  alerts: z.strictObject(thresholdFields).optional(),
   // Per-database schedules override the global ones (schedules.*) for this database only.
   schedules: z
     .strictObject({ full: cronPattern().optional(), base: cronPattern().optional(), incremental: cronPattern().optional() })
@@ -175,8 +187,19 @@ const serverSchema = z.strictObject({
 
 const channelList = (defaults: readonly (typeof ALERT_CHANNELS)[number][]) => z.array(z.enum(ALERT_CHANNELS)).default(() => [...defaults]);
 
+const thresholdsSchema = z.strictObject({
+  backupMissingHours: thresholdFields.backupMissingHours.default(24),
+  sizeDropRatio: thresholdFields.sizeDropRatio.default(0.5),
+  replicationLagWarningSeconds: thresholdFields.replicationLagWarningSeconds.default(60),
+  replicationLagCriticalSeconds: thresholdFields.replicationLagCriticalSeconds.default(300),
+  rpoSeconds: thresholdFields.rpoSeconds.default(3600),
+  storageSpaceFactor: thresholdFields.storageSpaceFactor.default(2),
+  incrementalSpikeFactor: thresholdFields.incrementalSpikeFactor.default(2),
+});
+
 const alertsSchema = z
   .strictObject({
+    thresholds: thresholdsSchema.prefault({}),
     // A route may name a channel that is not configured: it is skipped, so log-only setups stay valid.
     routes: z
       .strictObject({

@@ -72,6 +72,15 @@ test('a minimal config (catalog, one database, local storage) gets every default
     wal: { pushTimeoutSeconds: 120 },
     server: { port: 9187, host: '127.0.0.1', tokens: [], shutdownGraceSeconds: 60 },
     alerts: {
+      thresholds: {
+        backupMissingHours: 24,
+        sizeDropRatio: 0.5,
+        replicationLagWarningSeconds: 60,
+        replicationLagCriticalSeconds: 300,
+        rpoSeconds: 3600,
+        storageSpaceFactor: 2,
+        incrementalSpikeFactor: 2,
+      },
       routes: { critical: ['pagerduty', 'sms', 'slack', 'email'], warning: ['slack', 'email'], info: ['slack'] },
       repeatInterval: '4h',
       repeatIntervalMs: 4 * 60 * 60 * 1000,
