@@ -18,6 +18,7 @@ import {
   RUN_RESULTS,
   type StorageUsage,
   systemClock,
+  type MetricsState,
   type WalArchiveStatus,
 } from './types.js';
 
@@ -60,6 +61,13 @@ export interface PgwardenMetrics {
   setDatabases(statuses: readonly DatabaseStatus[] | undefined): void;
   setStorage(usage: readonly StorageUsage[] | undefined): void;
   setWal(statuses: readonly WalArchiveStatus[] | undefined): void;
+  /** The alerts firing after the last evaluation, counted per rule and severity. */
+  setAlerts(alerts: readonly { rule: string; severity: string }[]): void;
+  /** Starts notification counters at 0 for these channels, so rules work before the first delivery. */
+  initNotifications(channels: readonly string[]): void;
+  countNotification(channel: string, result: 'sent' | 'failed'): void;
+  /** What the collectors last stored: the alert rules evaluate the same figures the metrics show. */
+  state(): MetricsState;
   setCollector(name: CollectorName, result: CollectorResult): void;
 }
 
@@ -78,6 +86,8 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
   let databases: readonly DatabaseStatus[] | undefined;
   let storage: readonly StorageUsage[] | undefined;
   let wal: readonly WalArchiveStatus[] | undefined;
+  let firing: readonly { rule: string; severity: string }[] = [];
+  const notifications = new Map<string, number>();
   const collectorState = new Map<CollectorName, { success: boolean; lastSuccessAt: Date | undefined; durationSeconds: number }>();
   /** In COLLECTORS order, whichever finished first, so the text does not reshuffle between scrapes. */
   const collectors = () => COLLECTORS.flatMap((name) => {
@@ -176,6 +186,22 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
     () => (wal ?? []).flatMap((w) => (w.lagBytes === null ? [] : [{ labels: { database: w.database }, value: w.lagBytes }])),
   );
 
+  // ---- alerting ----
+  define('alerts_firing', 'gauge', 'Alerts of the built-in evaluator firing after its last run, per rule and severity.', () => {
+    const counts = new Map<string, number>();
+    for (const a of firing) counts.set(`${a.rule}\u0000${a.severity}`, (counts.get(`${a.rule}\u0000${a.severity}`) ?? 0) + 1);
+    return [...counts].map(([key, value]) => {
+      const [rule, severity] = key.split('\u0000') as [string, string];
+      return { labels: { rule, severity }, value };
+    });
+  });
+  define('notifications_total', 'counter', 'Alert notifications delivered (after retries) or given up, per channel, since this process started.', () =>
+    [...notifications].map(([key, value]) => {
+      const [channel, result] = key.split('\u0000') as [string, string];
+      return { labels: { channel, result }, value };
+    }),
+  );
+
   // ---- from the replication probe ----
   const perStandby = (value: (r: ReplicationReport['standbys'][number]) => number | null) => (): Sample[] =>
     [...(replication ?? [])].flatMap(([database, report]) =>
@@ -261,6 +287,17 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
     setWal(statuses) {
       wal = statuses;
     },
+    setAlerts(alerts) {
+      firing = alerts;
+    },
+    initNotifications(channels) {
+      for (const channel of channels) for (const result of ['sent', 'failed']) notifications.set(`${channel}\u0000${result}`, notifications.get(`${channel}\u0000${result}`) ?? 0);
+    },
+    countNotification(channel, result) {
+      const key = `${channel}\u0000${result}`;
+      notifications.set(key, (notifications.get(key) ?? 0) + 1);
+    },
+    state: () => ({ catalog, replication, databases, storage, wal }),
     setCollector(name, result) {
       const previous = collectorState.get(name);
       collectorState.set(name, {

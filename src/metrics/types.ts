@@ -83,6 +83,15 @@ export interface MetricsConfig {
 
 export type MetricsDatabase = MetricsConfig['databases'][number];
 
+/** Everything the collectors last stored; undefined where a collector failed or never ran. */
+export interface MetricsState {
+  catalog: CatalogSnapshot | undefined;
+  replication: ReadonlyMap<string, import('../replication/types.js').ReplicationReport> | undefined;
+  databases: readonly DatabaseStatus[] | undefined;
+  storage: readonly StorageUsage[] | undefined;
+  wal: readonly WalArchiveStatus[] | undefined;
+}
+
 /** The WAL archive of a database with pitr: true, as the health check sees it. */
 export interface WalArchiveStatus {
   database: string;
