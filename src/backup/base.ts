@@ -5,7 +5,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatabaseConfig } from '../config/index.js';
-import { PrecheckError, ToolError, VerificationError } from '../errors.js';
+import { PrecheckError, VerificationError } from '../errors.js';
 import { sealManifest } from '../manifest/manifest.js';
 import { type ArtifactInfo, type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
 import { artifactReadStages, writeArtifact } from '../pipeline/artifact.js';
@@ -13,11 +13,10 @@ import { compressionSuffix } from '../pipeline/compression.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { toolConnection } from '../postgres/connection.js';
 import { startTool, type ToolProcess } from '../postgres/run-tool.js';
-import { findPgTool, type PgTool } from '../postgres/tools.js';
 import { writeTextObject } from '../storage/text.js';
 import type { StorageDriver } from '../storage/types.js';
 import type { KeyRing } from '../crypto/keyring.js';
-import { checkDiskSpace, connectSource, describeSource, expectedSize, formatBytes } from './precheck.js';
+import { checkDiskSpace, connectSource, findToolsForServer, describeSource, expectedSize, formatBytes } from './precheck.js';
 import { type RunOptions, runInFrame } from './run-frame.js';
 import type { BackupContext, BackupResult } from './types.js';
 
@@ -81,12 +80,12 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
       const expected = expectedSize(await catalog.recentSizes(db.name, 'base', 7), clusterBytes, compression.algorithm !== 'none');
       setExpectedSize(expected);
       await checkDiskSpace(storage, dir, expected);
-      const tools = await findTools(config.backup.pgBinDir, info.serverMajor);
+      const [pgBasebackup, pgVerifyBackup] = await findToolsForServer(['pg_basebackup', 'pg_verifybackup'], config.backup.pgBinDir, info.serverMajor);
       await log('precheck', 'info', `pre-checks passed: PostgreSQL ${info.serverVersion}, role ${info.role}, expected size ${formatBytes(expected)}`);
 
       const conn = toolConnection(replicationUrl);
       basebackup = startTool(
-        tools.basebackup.path,
+        pgBasebackup.path,
         ['--pgdata=-', '--format=tar', '--wal-method=none', '--checkpoint=fast', '--no-password', `--label=pgwarden ${backupId}`, `--dbname=${conn.dbname}`],
         {
           stdout: 'pipe',
@@ -134,7 +133,7 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
         path: artifactPath,
         artifact,
         keyring: ctx.keyring,
-        pgVerifyBackup: tools.verifybackup.path,
+        pgVerifyBackup: pgVerifyBackup.path,
         tempDir: config.backup.tempDir,
         signal: ctx.signal,
         collectWal: (range, walDir) => ctx.wal.collect({ database: db, ...range, dir: walDir, signal: ctx.signal }),
@@ -150,7 +149,7 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
         kind: 'base',
         database: db.name,
         serverVersion: info.serverVersion,
-        toolVersion: `pg_basebackup ${tools.basebackup.version}`,
+        toolVersion: `pg_basebackup ${pgBasebackup.version}`,
         startedAt: createdAt.toISOString(),
         finishedAt: finishedAt.toISOString(),
         startLsn: check.range.startLsn,
@@ -179,18 +178,6 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
       basebackup?.kill();
     },
   );
-}
-
-async function findTools(binDir: string | undefined, serverMajor: number): Promise<{ basebackup: PgTool; verifybackup: PgTool }> {
-  try {
-    return {
-      basebackup: await findPgTool('pg_basebackup', { binDir, serverMajor }),
-      verifybackup: await findPgTool('pg_verifybackup', { binDir, serverMajor }),
-    };
-  } catch (error) {
-    if (error instanceof ToolError) throw new PrecheckError('tools', error.message, { hints: error.hints, cause: error });
-    throw error;
-  }
 }
 
 export interface VerifyBaseOptions {

@@ -3,16 +3,14 @@
 // (the commit point) and the catalog row. Any failure removes what was written and records the reason.
 import type pg from 'pg';
 import type { DatabaseConfig } from '../config/index.js';
-import { PrecheckError, ToolError } from '../errors.js';
 import { sealManifest } from '../manifest/manifest.js';
 import { type ArtifactFormat, type ArtifactInfo, type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
 import { writeArtifact } from '../pipeline/artifact.js';
 import { compressionSuffix } from '../pipeline/compression.js';
 import { toolConnection } from '../postgres/connection.js';
-import { findPgTool, type PgTool } from '../postgres/tools.js';
 import { verifyArtifact } from '../verify/verify-artifact.js';
 import { type DumpSource, startDump } from './dump-source.js';
-import { checkDiskSpace, checkReadable, connectSource, describeSource, expectedSize, formatBytes } from './precheck.js';
+import { findToolsForServer, checkDiskSpace, checkReadable, connectSource, describeSource, expectedSize, formatBytes } from './precheck.js';
 import { type RunOptions, runInFrame } from './run-frame.js';
 import type { BackupContext, BackupResult } from './types.js';
 import { writeTextObject } from '../storage/text.js';
@@ -51,7 +49,7 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
       const expected = expectedSize(await catalog.recentSizes(db.name, 'full', 7), info.databaseBytes, compression.algorithm !== 'none');
       setExpectedSize(expected);
       await checkDiskSpace(storage, dir, expected);
-      const [pgDump, pgRestore] = await findTools(config.backup.pgBinDir, info.serverMajor);
+      const [pgDump, pgRestore] = await findToolsForServer(['pg_dump', 'pg_restore'], config.backup.pgBinDir, info.serverMajor);
       await log('precheck', 'info', `pre-checks passed: PostgreSQL ${info.serverVersion}, role ${info.role}, expected size ${formatBytes(expected)}`, {
         serverVersion: info.serverVersion,
         pgDump: pgDump.path,
@@ -145,15 +143,6 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
       await source?.end().catch(() => {});
     },
   );
-}
-
-async function findTools(binDir: string | undefined, serverMajor: number): Promise<[PgTool, PgTool]> {
-  try {
-    return [await findPgTool('pg_dump', { binDir, serverMajor }), await findPgTool('pg_restore', { binDir, serverMajor })];
-  } catch (error) {
-    if (error instanceof ToolError) throw new PrecheckError('tools', error.message, { hints: error.hints, cause: error });
-    throw error;
-  }
 }
 
 function artifactInfo(

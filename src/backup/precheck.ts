@@ -1,7 +1,8 @@
 // Pre-checks before a backup (DESIGN.md): the database answers, the role can read everything pg_dump reads,
 // and the storage has room for 1.5× the expected size. A failed check is a failed run with that reason.
 import type pg from 'pg';
-import { PrecheckError, isPgwardenError } from '../errors.js';
+import { PrecheckError, ToolError, isPgwardenError } from '../errors.js';
+import { findPgTool, type PgTool, type PgToolName } from '../postgres/tools.js';
 import { connect } from '../postgres/connection.js';
 import type { StorageDriver } from '../storage/types.js';
 
@@ -103,4 +104,16 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** Finds the client tools a backup needs for the server's version; a missing or too old one fails the pre-check. */
+export async function findToolsForServer<const N extends readonly PgToolName[]>(names: N, binDir: string | undefined, serverMajor: number): Promise<{ [K in keyof N]: PgTool }> {
+  try {
+    const tools: PgTool[] = [];
+    for (const name of names) tools.push(await findPgTool(name, { binDir, serverMajor }));
+    return tools as { [K in keyof N]: PgTool };
+  } catch (error) {
+    if (error instanceof ToolError) throw new PrecheckError('tools', error.message, { hints: error.hints, cause: error });
+    throw error;
+  }
 }
