@@ -54,7 +54,7 @@ export async function activeSilences(pool: pg.Pool, now: Date): Promise<Silence[
 export async function addSilence(pool: pg.Pool, input: { matchers: Record<string, string>; startsAt: Date; durationSeconds: number; comment?: string | undefined; createdBy: string }): Promise<Silence> {
   const { rows } = await pool.query<{ id: string; ends_at: Date }>(
     `INSERT INTO pgwarden.alert_silences (matchers, starts_at, ends_at, comment, created_by)
-     VALUES ($1, $2, $2 + make_interval(secs => $3), $4, $5) RETURNING id, ends_at`,
+     VALUES ($1, $2::timestamptz, $2::timestamptz + make_interval(secs => $3), $4, $5) RETURNING id, ends_at`,
     [JSON.stringify(input.matchers), input.startsAt, input.durationSeconds, input.comment ?? null, input.createdBy],
   );
   return { id: Number(rows[0]!.id), matchers: input.matchers, startsAt: input.startsAt, endsAt: rows[0]!.ends_at, comment: input.comment ?? null, createdBy: input.createdBy };
@@ -137,8 +137,7 @@ export async function reconcileAlerts(pool: pg.Pool, current: readonly AlertInst
 }
 
 /** Alerts currently firing, for GET /api/alerts and the alerts_firing gauge. */
-export async function firingAlerts(pool: pg.Pool): Promise<(AlertInstance & { silenced: boolean; lastSentAt: Date | null })[]> {
-  const now = new Date();
+export async function firingAlerts(pool: pg.Pool, now: Date): Promise<(AlertInstance & { silenced: boolean; lastSentAt: Date | null })[]> {
   const active = await activeSilences(pool, now);
   const { rows } = await pool.query<EventRow>(
     `SELECT id, fingerprint, rule, severity, labels, summary, description, started_at, last_sent_at

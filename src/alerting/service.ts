@@ -55,6 +55,16 @@ export function createAlerting(options: AlertingOptions): Alerting {
     onDelivery: options.onDelivery,
     source: options.source,
   });
+  // Alertmanager already notifies its own receivers: its webhook alerts go only to what it lacks (SMS by default).
+  const webhookRouter = createRouter({
+    notifiers: options.notifiers,
+    routes: config.alerts.webhookRoutes,
+    pool,
+    logger,
+    deliverOptions: options.deliverOptions,
+    onDelivery: options.onDelivery,
+    source: options.source,
+  });
   let chain: Promise<unknown> = Promise.resolve();
   const serial = <T>(work: () => Promise<T>): Promise<T> => {
     const next = chain.then(work, work);
@@ -84,7 +94,7 @@ export function createAlerting(options: AlertingOptions): Alerting {
         return router.route(plan);
       }),
 
-    alerts: () => firingAlerts(pool),
+    alerts: () => firingAlerts(pool, options.now()),
 
     async silence(input) {
       return addSilence(pool, { matchers: input.matchers, startsAt: options.now(), durationSeconds: input.durationSeconds, comment: input.comment, createdBy: input.actor });
@@ -111,7 +121,7 @@ export function createAlerting(options: AlertingOptions): Alerting {
           };
         });
         const plan = await reconcileAlerts(pool, alerts, { now: options.now(), repeatIntervalMs: config.alerts.repeatIntervalMs, source: 'alertmanager', resolveAbsent: false });
-        await router.route(plan);
+        await webhookRouter.route(plan);
       }),
 
     test: (channel) => router.test(channel),

@@ -16,6 +16,9 @@ import { backupRoleSql } from '../postgres/backup-role.js';
 import { connect } from '../postgres/connection.js';
 import { type PitrTarget, lsnValue, restorePitr } from '../restore/pitr.js';
 import { restoreBackup } from '../restore/restore.js';
+import { createNotifiers } from '../alerting/notifiers/index.js';
+import type { ChannelName } from '../alerting/notify-types.js';
+import { createRouter } from '../alerting/router.js';
 import { failoverStatus, promoteStandby } from '../replication/failover.js';
 import { archiveCommandFor, restoreCommandFor, walFetch, walPush } from '../wal/commands.js';
 import { startService } from '../service/serve.js';
@@ -332,6 +335,21 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       const hasConfig = program.opts<{ config?: string }>().config ?? process.env['PGWARDEN_CONFIG'];
       const databases = hasConfig ? (await config()).databases.map((d) => decodeURIComponent(new URL(d.url).pathname.slice(1))) : [];
       io.out(backupRoleSql({ role: opts.role, databases, replication: opts.replication === true }));
+    });
+
+  program
+    .command('alert')
+    .description('alert notifications')
+    .command('test')
+    .description('send a test message through one channel (recorded like any notification)')
+    .addOption(new Option('--channel <name>', 'the channel').choices(['email', 'slack', 'pagerduty', 'sms']).makeOptionMandatory())
+    .action(async (opts: { channel: ChannelName }) => {
+      const outcome = await withApp(async (app) => {
+        const notifiers = createNotifiers(app.config.channels, { logger: app.logger });
+        const router = createRouter({ notifiers, routes: app.config.alerts.routes, pool: app.pool, logger: app.logger, deliverOptions: { attempts: 3 } });
+        return router.test(opts.channel);
+      });
+      io.out(`test message sent through ${outcome.channel}\n`);
     });
 
   program

@@ -142,6 +142,8 @@ const schedulesSchema = z.strictObject({
   healthCheck: cronExpression('*/15 * * * *'),
   // Replication lag moves faster than backups: it is probed on its own short interval.
   replicationProbeSeconds: intInRange(1, 3600).default(30),
+  // Each serve replica refreshes its cached metrics this often, whichever replica runs the health check.
+  metricsRefreshSeconds: intInRange(5, 3600).default(60),
   timezone: timeZone().default('UTC'),
 });
 
@@ -206,6 +208,15 @@ const alertsSchema = z
         critical: channelList(['pagerduty', 'sms', 'slack', 'email']),
         warning: channelList(['slack', 'email']),
         info: channelList(['slack']),
+      })
+      .prefault({}),
+    // Alerts arriving from Alertmanager's webhook: Alertmanager notifies its own receivers, so by default
+    // pgwarden adds only what Alertmanager lacks.
+    webhookRoutes: z
+      .strictObject({
+        critical: channelList(['sms']),
+        warning: channelList([]),
+        info: channelList([]),
       })
       .prefault({}),
     repeatInterval: duration().default('4h'),

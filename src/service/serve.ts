@@ -6,6 +6,10 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startWalArchiving } from '../wal/service.js';
 import { walArchiveStatus } from '../wal/status.js';
+import { createNotifiers } from '../alerting/notifiers/index.js';
+import type { NotifierDeps } from '../alerting/notify-types.js';
+import type { DeliverOptions } from '../alerting/retry.js';
+import { createAlerting, type Alerting } from '../alerting/service.js';
 import { Registry } from 'prom-client';
 import { type Pgwarden, openPgwarden } from '../app/open.js';
 import { newBackupId } from '../manifest/layout.js';
@@ -27,12 +31,16 @@ export interface Service {
   app: Pgwarden;
   scheduler: Scheduler;
   metrics: MetricsService;
+  alerting: Alerting;
   /** Stops scheduling, waits up to the grace period for running jobs (then aborts them), closes everything. */
   stop(): Promise<void>;
 }
 
 export interface ServiceOptions {
   logger: Logger;
+  /** Test seams for the notifiers (a CA to trust) and their retry policy. */
+  notifierDeps?: Omit<NotifierDeps, 'logger'>;
+  deliverOptions?: Omit<DeliverOptions, 'onAttempt'>;
   /** The config file's path: restore_command and archive_command written for servers carry it. */
   configPath: string;
   now?: () => Date;
@@ -55,14 +63,30 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     probes: pitrDatabases.length > 0 ? { walArchive: () => walArchiveStatus(app.storage, config.storage.prefix, pitrDatabases) } : {},
   });
 
+  const notifiers = createNotifiers(config.channels, { logger, ...options.notifierDeps });
+  metrics.metrics.initNotifications([...notifiers.keys()]);
+  const alerting = createAlerting({
+    config,
+    pool: app.pool,
+    logger,
+    notifiers,
+    state: () => metrics.metrics.state(),
+    now: app.now,
+    deliverOptions: options.deliverOptions,
+    onDelivery: (channel, result) => metrics.metrics.countNotification(channel, result),
+    onEvaluated: (firing) => metrics.metrics.setAlerts(firing),
+  });
+  // After every job and health check: fresh figures, then the alert rules on them.
   const refreshQuietly = async () => {
     await metrics.refresh().catch((error: unknown) => logger.warn({ err: error }, 'metrics refresh failed'));
+    await alerting.evaluate().catch((error: unknown) => logger.error({ err: error }, 'alert evaluation failed'));
   };
   const wal = createWalAccess(app, { configPath: options.configPath });
   const jobs = buildJobs(app, {
     afterJob: refreshQuietly,
     healthCheck: async (signal) => {
       await runHealthCheck({ app, metrics, signal });
+      await alerting.evaluate().catch((error: unknown) => logger.error({ err: error }, 'alert evaluation failed'));
     },
   }, wal);
   const scheduler = createScheduler({
@@ -109,6 +133,9 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     },
     actions: {
       runBackup,
+      alerts: () => alerting.alerts(),
+      silence: (input) => alerting.silence(input),
+      alertmanagerWebhook: (body) => alerting.alertmanagerWebhook(body),
       verifyBackup: (id, actor) =>
         verifyBackup({ ...app, prefix: config.storage.prefix, pgBinDir: config.backup.pgBinDir, tempDir: config.backup.tempDir, wal, databases: config.databases }, id, actor).finally(refreshQuietly),
     },
@@ -117,6 +144,12 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   await refreshQuietly();
   const server = await startHttpServer(http, { host: config.server.host, port: config.server.port });
   metrics.start();
+  // Every replica refreshes its own figures (the elected health check runs on one replica only), so any
+  // replica's /metrics is current; alert evaluation stays with the elected jobs.
+  const refreshTimer = setInterval(() => {
+    metrics.refresh().catch((error: unknown) => logger.warn({ err: error }, 'metrics refresh failed'));
+  }, config.schedules.metricsRefreshSeconds * 1000);
+  refreshTimer.unref();
   // Pull-mode WAL archiving: pg_receivewal for every database with pitr: true.
   const walArchiving = startWalArchiving(config, {
     storage: app.storage,
@@ -133,8 +166,10 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     app,
     scheduler,
     metrics,
+    alerting,
     stop: () => {
       stopping ??= (async () => {
+        clearInterval(refreshTimer);
         await scheduler.stop(config.server.shutdownGraceSeconds * 1000);
         await walArchiving.stop();
         await metrics.stop();

@@ -4,6 +4,7 @@
 // Input: a `pg_dump -Fc -Z0` file, streamed through `cat` so it arrives in pipe-sized reads as from pg_dump.
 // Usage: node dist/test/bench/gzip-pipeline.bench.js DUMP_FILE [level ...]   (default levels 1 6)
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Readable, Transform, type TransformCallback, Writable } from 'node:stream';
@@ -20,6 +21,7 @@ if (!file) {
 }
 const levels = levelArgs.length > 0 ? levelArgs.map(Number) : [1, 6];
 const inputBytes = statSync(file).size;
+const inputSha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
 
 interface Measured {
   seconds: number;
@@ -179,17 +181,34 @@ for (const level of levels) {
       }),
     ),
   );
-  for (const parallel of [1, 2]) {
-    console.log(
-      line(
-        `gzip members of 4 MiB, level ${level}, ${parallel} at once`,
-        await measure(async () => {
-          const sink = counter();
-          await pipeline(fromPipe(), parallelGzip(level, 4 * 1024 * 1024, parallel), sink);
-          return { outBytes: sink.bytes, writes: Math.ceil(inputBytes / (4 * 1024 * 1024)) };
-        }),
-      ),
-    );
+  for (const [blockSize, parallel] of [
+    [4, 1],
+    [4, 2],
+    [1, 2],
+  ] as const) {
+    const output: Buffer[] = [];
+    const measured = await measure(async () => {
+      const sink = counter();
+      const keep = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          output.push(chunk);
+          callback(null, chunk);
+        },
+      });
+      await pipeline(fromPipe(), parallelGzip(level, blockSize * 1024 * 1024, parallel), keep, sink);
+      return { outBytes: sink.bytes, writes: Math.ceil(inputBytes / (blockSize * 1024 * 1024)) };
+    });
+    console.log(line(`gzip members of ${blockSize} MiB, level ${level}, ${parallel} at once`, measured));
+    // The members concatenated are one valid gzip stream: the pipeline's decompressor restores the input.
+    const restored = createHash('sha256');
+    const hashing = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        restored.update(chunk);
+        callback();
+      },
+    });
+    await pipeline(Readable.from(output), createDecompressor('gzip'), hashing);
+    if (restored.digest('hex') !== inputSha256) throw new Error(`members of ${blockSize} MiB did not decompress to the input`);
   }
 }
 

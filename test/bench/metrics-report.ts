@@ -4,10 +4,18 @@ import type { LoadResult, MemoryReading } from './metrics-load.js';
 
 /**
  * pgwarden: GET /metrics of `pgwarden serve`; baseline: the bare registry rendered per request; cached: the
- * baseline's text rendered once a second and served from memory by the same bare express (the floor).
+ * same text rendered once a second and served from memory by a bare express (the floor); pgwardenBuffer
+ * (with --try-buffer): `pgwarden serve` with the proposed fix preloaded (metrics-buffer-preload.ts).
  */
-export const TARGETS = ['pgwarden', 'baseline', 'cached'] as const;
+export const TARGETS = ['pgwarden', 'baseline', 'cached', 'pgwardenBuffer'] as const;
 export type Target = (typeof TARGETS)[number];
+
+export const TARGET_NAMES: Record<Target, string> = {
+  pgwarden: 'pgwarden serve',
+  baseline: 'bare prom-client + express, rendered per request',
+  cached: 'floor: same text rendered once a second, bare express',
+  pgwardenBuffer: 'pgwarden serve + fix tried: cached text sent as one reused Buffer',
+};
 
 export interface MeasuredRun extends LoadResult {
   target: Target;
@@ -52,14 +60,17 @@ export interface TargetSummary {
 
 export interface ConfigSummary {
   connections: number;
-  pgwarden: TargetSummary;
-  baseline: TargetSummary;
-  cached: TargetSummary;
-  /** pgwarden ÷ baseline, of the medians. */
-  ratio: Ratio;
-  /** pgwarden ÷ cached (the floor), of the medians. */
-  ratioToFloor: Ratio;
+  /** Each target measured. */
+  targets: Partial<Record<Target, TargetSummary>>;
+  /** Of the medians: pgwarden ÷ baseline (the issue's ratio), pgwarden ÷ the floor, and the fix tried ÷ pgwarden. */
+  ratios: { name: string; of: Target; to: Target; ratio: Ratio }[];
 }
+
+const RATIOS: readonly { name: string; of: Target; to: Target }[] = [
+  { name: 'ratio pgwarden ÷ bare', of: 'pgwarden', to: 'baseline' },
+  { name: 'ratio pgwarden ÷ floor', of: 'pgwarden', to: 'cached' },
+  { name: 'ratio pgwarden + fix ÷ pgwarden', of: 'pgwardenBuffer', to: 'pgwarden' },
+];
 
 export interface Ratio {
   reqPerSec: number;
@@ -89,9 +100,11 @@ export interface Setup {
   warmupSeconds: number;
   /** Sample lines of each /metrics, scraped before the first round and after the last. */
   samples: Record<'pgwarden' | 'baseline', { before: number; after: number; bytes: number }>;
+  /** In the order each round runs them. */
+  targets: Target[];
 }
 
-export type MemorySummary = Record<Target, { beforeLoad: MemoryReading; afterLoad: MemoryReading }>;
+export type MemorySummary = Partial<Record<Target, { beforeLoad: MemoryReading; afterLoad: MemoryReading }>>;
 
 export function spread(values: number[]): Spread {
   const sorted = [...values].sort((a, b) => a - b);
@@ -100,7 +113,7 @@ export function spread(values: number[]): Spread {
   return { median, min: sorted[0] ?? Number.NaN, max: sorted.at(-1) ?? Number.NaN, values };
 }
 
-export function summarise(connections: readonly number[], runs: readonly MeasuredRun[]): ConfigSummary[] {
+export function summarise(connections: readonly number[], targets: readonly Target[], runs: readonly MeasuredRun[]): ConfigSummary[] {
   return connections.map((c) => {
     const of = (target: Target): TargetSummary => {
       const mine = runs.filter((r) => r.target === target && r.connections === c);
@@ -118,16 +131,18 @@ export function summarise(connections: readonly number[], runs: readonly Measure
         gc: medians(mine.map((r) => r.gc)),
       };
     };
-    const pgwarden = of('pgwarden');
-    const baseline = of('baseline');
-    const cached = of('cached');
+    const summaries: Partial<Record<Target, TargetSummary>> = Object.fromEntries(targets.map((t) => [t, of(t)]));
     const ratio = (a: TargetSummary, b: TargetSummary): Ratio => ({
       reqPerSec: a.reqPerSec.median / b.reqPerSec.median,
       p50Ms: a.p50Ms.median / b.p50Ms.median,
       p99Ms: a.p99Ms.median / b.p99Ms.median,
       cpuMsPerRequest: a.cpuMsPerRequest.median / b.cpuMsPerRequest.median,
     });
-    return { connections: c, pgwarden, baseline, cached, ratio: ratio(pgwarden, baseline), ratioToFloor: ratio(pgwarden, cached) };
+    const ratios = RATIOS.flatMap((r) => {
+      const [a, b] = [summaries[r.of], summaries[r.to]];
+      return a && b ? [{ ...r, ratio: ratio(a, b) }] : [];
+    });
+    return { connections: c, targets: summaries, ratios };
   });
 }
 
@@ -155,7 +170,7 @@ export function formatReport(machine: Machine, setup: Setup, configs: readonly C
     `- catalog: ${int(setup.rows)} rows in pgwarden.database_backups over ${setup.databases} databases (90 days: hourly incremental, daily full, weekly base; ~3 % failed)`,
     `- /metrics: pgwarden ${int(samples.pgwarden.before)} sample lines (${(samples.pgwarden.bytes / 1024).toFixed(0)} KiB), ` +
       `baseline ${int(samples.baseline.before)} (${(samples.baseline.bytes / 1024).toFixed(0)} KiB); after the load ${int(samples.pgwarden.after)} and ${int(samples.baseline.after)}`,
-    `- ${setup.rounds} rounds, interleaved (pgwarden, bare, floor at each scraper count), each run ${setup.warmupSeconds} s warm-up + ${setup.durationSeconds} s measured; ` +
+    `- ${setup.rounds} rounds, interleaved (${setup.targets.join(', ')} at each scraper count), each run ${setup.warmupSeconds} s warm-up + ${setup.durationSeconds} s measured; ` +
       'figures are median (min–max) over the rounds; p50/p99 from every response time (sub-ms), "ac p99" is autocannon’s own (whole ms); ' +
       '"other load": CPU the rest of the machine used meanwhile (a shared machine: it competes with server and load generator)',
     '',
@@ -163,11 +178,8 @@ export function formatReport(machine: Machine, setup: Setup, configs: readonly C
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const c of configs) {
-    for (const [name, t] of [
-      ['pgwarden serve', c.pgwarden],
-      ['bare prom-client + express, rendered per request', c.baseline],
-      ['floor: same text rendered once a second, bare express', c.cached],
-    ] as const) {
+    for (const [target, t] of Object.entries(c.targets) as [Target, TargetSummary][]) {
+      const name = TARGET_NAMES[target];
       lines.push(
         `| ${name} | ${c.connections} | ${range(t.reqPerSec, int)} | ${range(t.p50Ms, ms)} | ${range(t.p99Ms, ms)} | ${range(t.autocannonP99Ms, ms)} | ` +
           `${ms(t.cpuMsPerRequest.median)} | ${(t.mainThreadUtilisation.median * 100).toFixed(0)} % | ${t.loadGeneratorCores.median.toFixed(2)} | ` +
@@ -176,17 +188,17 @@ export function formatReport(machine: Machine, setup: Setup, configs: readonly C
     }
     const ratioRow = (name: string, r: Ratio, bold: (s: string) => string) =>
       `| ${bold(name)} | ${c.connections} | ${bold(times(r.reqPerSec))} | ${times(r.p50Ms)} | ${bold(times(r.p99Ms))} | | ${times(r.cpuMsPerRequest)} | | | |`;
-    lines.push(ratioRow('ratio pgwarden ÷ bare', c.ratio, (s) => `**${s}**`));
-    lines.push(ratioRow('ratio pgwarden ÷ floor', c.ratioToFloor, (s) => s));
+    for (const r of c.ratios) lines.push(ratioRow(r.name, r.ratio, r.to === 'baseline' ? (s) => `**${s}**` : (s) => s));
   }
   lines.push('');
   const m = memory;
-  const rss = (t: Target) => `${mib(m[t].beforeLoad.vmRssBytes)} before the load, ${mib(m[t].afterLoad.vmRssBytes)} after, peak (VmHWM) ${mib(m[t].afterLoad.vmHwmBytes)}`;
-  lines.push(`- RSS of the pgwarden serve process: ${rss('pgwarden')}; of the bare registry process: ${rss('baseline')}; of the floor process: ${rss('cached')}`);
+  lines.push('RSS of each server process (VmRSS before and after the load; VmHWM, the peak):', '');
+  for (const [t, r] of Object.entries(m) as [Target, NonNullable<MemorySummary[Target]>][]) {
+    lines.push(`- ${TARGET_NAMES[t]}: ${mib(r.beforeLoad.vmRssBytes)} before, ${mib(r.afterLoad.vmRssBytes)} after, peak ${mib(r.afterLoad.vmHwmBytes)}`);
+  }
   lines.push('', 'Where the servers’ CPU went (medians over the rounds): ms per request by thread, and the GC pauses of each measured run', '');
   for (const c of configs) {
-    for (const t of TARGETS) {
-      const s = c[t];
+    for (const [t, s] of Object.entries(c.targets) as [Target, TargetSummary][]) {
       const threads = Object.entries(s.cpuMsPerRequestByThread)
         .filter(([, v]) => v >= 0.005)
         .sort((a, b) => b[1] - a[1])
@@ -201,10 +213,12 @@ export function formatReport(machine: Machine, setup: Setup, configs: readonly C
   }
   lines.push('');
   for (const c of configs) {
-    const p99 = c.pgwarden.p99Ms.median;
+    const pgwarden = c.targets.pgwarden;
+    if (pgwarden === undefined) continue;
+    const p99 = pgwarden.p99Ms.median;
     lines.push(
       `- issue target p99 ≤ ${P99_TARGET_MS} ms at ${c.connections} scraper${c.connections === 1 ? '' : 's'}: ` +
-        `${p99 <= P99_TARGET_MS ? 'met' : 'not met'} (median p99 ${ms(p99)} ms; worst round ${ms(c.pgwarden.p99Ms.max)} ms)`,
+        `${p99 <= P99_TARGET_MS ? 'met' : 'not met'} (median p99 ${ms(p99)} ms; worst round ${ms(pgwarden.p99Ms.max)} ms)`,
     );
   }
   return lines.join('\n');

@@ -5,19 +5,21 @@
 // ratio of the two measured in the same run, server CPU per request and the serve process's RSS. See
 // BENCHMARKS.md "/metrics under load". Prints a Markdown table and writes test/bench/results/metrics-<date>.json.
 // Usage: npm run bench:metrics -- [--rounds N] [--duration S] [--warmup S] [--connections 1,50] [--rows N] [--cpu-prof]
-//   --cpu-prof  after the timed rounds, one untimed run of each server under node --cpu-prof at the highest
-//               scraper count, summarised by function and by package (profiles kept in test/bench/results/)
+//   --cpu-prof    after the timed rounds, one untimed run of each server under node --cpu-prof at the highest
+//                 scraper count, summarised by function and by package (profiles kept in test/bench/results/)
+//   --try-buffer  also measure a second `pgwarden serve` with metrics-buffer-preload.ts preloaded: the fix that
+//                 sends the cached text as one reused Buffer instead of a new one per scrape
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { migrateCatalog } from '../../src/catalog/migrate.js';
 import { packageRoot } from '../../src/package-root.js';
 import { type Cluster, startCluster } from '../../src/postgres/cluster.js';
-import { CLI } from '../helpers/pgwarden.js';
 import { BENCH_DATABASES, type CatalogSummary, populateCatalog } from './metrics-catalog.js';
 import { countSamples, parseExposition } from './metrics-exposition.js';
 import { difference, type LoadResult, readCpu, readMachineCpu, readMemory, runLoad } from './metrics-load.js';
@@ -31,6 +33,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '1,50' },
     rows: { type: 'string', default: '50000' },
     'cpu-prof': { type: 'boolean', default: false },
+    'try-buffer': { type: 'boolean', default: false },
   },
 });
 const rounds = Number(args.rounds);
@@ -46,7 +49,9 @@ if (
   !(rows >= BENCH_DATABASES.length) ||
   rows % BENCH_DATABASES.length !== 0
 ) {
-  console.error('usage: npm run bench:metrics -- [--rounds N] [--duration S] [--warmup S] [--connections 1,50] [--rows N (a multiple of 20)] [--cpu-prof]');
+  console.error(
+    'usage: npm run bench:metrics -- [--rounds N] [--duration S] [--warmup S] [--connections 1,50] [--rows N (a multiple of 20)] [--cpu-prof] [--try-buffer]',
+  );
   process.exit(2);
 }
 
@@ -72,6 +77,8 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 
 let cluster: Cluster | undefined;
 let workDir: string | undefined;
+/** Where the servers' code is run from: a copy of the build taken at start (see snapshotBuild). */
+let code: { cli: string; benchDir: string } | undefined;
 let failed = false;
 try {
   cluster = await startCluster({ settings: { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on' }, log });
@@ -79,6 +86,7 @@ try {
   if (fsync !== 'on') throw new Error(`the benchmark cluster runs with fsync=${fsync}; benchmarks need fsync=on`);
   const machine = await describeMachine(cluster);
   workDir = await mkdtemp(join(tmpdir(), 'pgwarden-metrics-bench-'));
+  code = await snapshotBuild(workDir);
 
   const catalog = await prepareCatalog(cluster);
   log(`catalog: ${catalog.rows} rows over ${catalog.databases} databases, ${catalog.oldest} to ${catalog.newest}`);
@@ -102,18 +110,25 @@ try {
   const floor = await startBaseline(textFile, ownSamples, []);
   await scrape(`${floor.url}/metrics-cached`);
 
-  const endpoints: Record<Target, Endpoint> = {
+  const endpoints: Partial<Record<Target, Endpoint>> = {
     pgwarden: { server: serve, url: `${serve.url}/metrics`, statsUrl: `${serve.url}/metrics` },
     baseline: { server: baseline, url: `${baseline.url}/metrics`, statsUrl: `${baseline.url}/metrics` },
     cached: { server: floor, url: `${floor.url}/metrics-cached`, statsUrl: `${floor.url}/metrics` },
   };
-  const memoryBefore = { pgwarden: readMemory(serve.pid), baseline: readMemory(baseline.pid), cached: readMemory(floor.pid) };
+  if (args['try-buffer']) {
+    const fixed = await startServe(configPath, ['--import', bufferPreload()]);
+    const fixedText = await scrape(`${fixed.url}/metrics`);
+    checkPgwardenMetrics(fixedText, rows);
+    endpoints.pgwardenBuffer = { server: fixed, url: `${fixed.url}/metrics`, statsUrl: `${fixed.url}/metrics` };
+  }
+  const targets = TARGETS.filter((t) => endpoints[t] !== undefined);
+  const memoryBefore = Object.fromEntries(targets.map((t) => [t, readMemory(endpoints[t]!.server.pid)]));
 
   const runs: MeasuredRun[] = [];
   for (let round = 1; round <= rounds; round++) {
     for (const c of connections) {
-      for (const target of TARGETS) {
-        const run = await measure(endpoints[target], target, c, round);
+      for (const target of targets) {
+        const run = await measure(endpoints[target]!, target, c, round);
         runs.push(run);
         log(
           `round ${round} ${target.padEnd(8)} ${String(c).padStart(2)} scrapers: ${run.reqPerSec.toFixed(0)} req/s, p50 ${run.p50Ms.toFixed(2)} ms, ` +
@@ -126,14 +141,12 @@ try {
     }
   }
 
-  const memory: MemorySummary = {
-    pgwarden: { beforeLoad: memoryBefore.pgwarden, afterLoad: readMemory(serve.pid) },
-    baseline: { beforeLoad: memoryBefore.baseline, afterLoad: readMemory(baseline.pid) },
-    cached: { beforeLoad: memoryBefore.cached, afterLoad: readMemory(floor.pid) },
-  };
+  const memory: MemorySummary = Object.fromEntries(
+    targets.map((t) => [t, { beforeLoad: memoryBefore[t]!, afterLoad: readMemory(endpoints[t]!.server.pid) }]),
+  );
   const [pgwardenAfter, baselineAfter] = await Promise.all([scrape(`${serve.url}/metrics`), scrape(`${baseline.url}/metrics`)]);
   const quiet = await checkNothingRan(cluster, rows);
-  await Promise.all([serve.stop(), baseline.stop(), floor.stop()]);
+  await Promise.all(targets.map((t) => endpoints[t]!.server.stop()));
 
   const setup: Setup = {
     rows,
@@ -141,17 +154,23 @@ try {
     rounds,
     durationSeconds,
     warmupSeconds,
+    targets,
     samples: {
       pgwarden: { before: countSamples(pgwardenText), after: countSamples(pgwardenAfter), bytes: Buffer.byteLength(pgwardenText) },
       baseline: { before: countSamples(baselineText), after: countSamples(baselineAfter), bytes: Buffer.byteLength(baselineText) },
     },
   };
-  const configs = summarise(connections, runs);
+  const configs = summarise(connections, targets, runs);
   const report = formatReport(machine, setup, configs, memory);
-  const profiles = args['cpu-prof'] ? await profileServers(configPath, textFile, ownSamples) : undefined;
+  const results = { machine, setup, catalog, quiet, configs, memory, runs, report };
   console.log(`\n${report}\n`);
-  if (profiles) console.log(`${profiles.text}\n`);
-  const file = await writeResults({ machine, setup, catalog, quiet, configs, memory, runs, profiles: profiles?.data, report });
+  // Written before the profiles, so a failure there does not lose the timed rounds.
+  const file = await writeResults(results);
+  if (args['cpu-prof']) {
+    const profiles = await profileServers(configPath, textFile, ownSamples);
+    console.log(`${profiles.text}\n`);
+    await writeFile(file, `${JSON.stringify({ ...results, profiles: profiles.data }, null, 2)}\n`);
+  }
   console.log(`Results: ${file}`);
 } catch (error) {
   failed = true;
@@ -162,6 +181,23 @@ try {
   await cluster?.destroy().catch((error: unknown) => console.error('[bench] could not stop the cluster:', error));
 }
 process.exit(failed ? (abort.signal.aborted ? 130 : 1) : 0);
+
+// ---- the code under test ----
+
+/**
+ * Copies the build (dist/, bin/, sql/, package.json; node_modules linked) into the work dir and runs every server
+ * from there: the tree is shared, and a `npm run build` elsewhere during the ten minutes of a run would otherwise
+ * change, or break, the code the later rounds measure.
+ */
+async function snapshotBuild(dir: string): Promise<{ cli: string; benchDir: string }> {
+  const root = packageRoot();
+  const copy = join(dir, 'pgwarden');
+  await mkdir(copy);
+  for (const entry of ['dist', 'bin', 'sql', 'package.json']) await cp(join(root, entry), join(copy, entry), { recursive: true });
+  await symlink(join(root, 'node_modules'), join(copy, 'node_modules'), 'dir');
+  log(`running the servers from a copy of the build in ${copy}`);
+  return { cli: join(copy, 'bin', 'pgwarden.js'), benchDir: join(copy, 'dist', 'test', 'bench') };
+}
 
 // ---- the catalog and the config ----
 
@@ -248,11 +284,15 @@ interface ServerProcess {
 }
 
 function startServe(configPath: string, nodeArgs: string[]): Promise<ServerProcess> {
-  return startServer('pgwarden serve', [...nodeArgs, CLI, '--config', configPath, 'serve'], /listening on (http:\/\/\S+)/);
+  return startServer('pgwarden serve', [...nodeArgs, code!.cli, '--config', configPath, 'serve'], /listening on (http:\/\/\S+)/);
+}
+
+function bufferPreload(): string {
+  return pathToFileURL(join(code!.benchDir, 'metrics-buffer-preload.js')).href;
 }
 
 function startBaseline(textFile: string, samples: number, nodeArgs: string[]): Promise<ServerProcess> {
-  const script = join(import.meta.dirname, 'metrics-baseline-server.js');
+  const script = join(code!.benchDir, 'metrics-baseline-server.js');
   return startServer('baseline', [...nodeArgs, script, textFile, String(samples)], /listening on (http:\/\/\S+)/);
 }
 
@@ -393,11 +433,15 @@ async function profileServers(configPath: string, textFile: string, samples: num
   const dir = join(resultsDir(), `metrics-cpu-profiles-${stamp()}`);
   const c = Math.max(...connections);
   const data: ProfileSummary[] = [];
-  for (const target of ['pgwarden', 'baseline'] as const) {
+  const profiled: Target[] = ['pgwarden', 'baseline', ...(args['try-buffer'] ? (['pgwardenBuffer'] as const) : [])];
+  for (const target of profiled) {
     const profileDir = join(dir, target);
     await mkdir(profileDir, { recursive: true });
     const nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-    const server = target === 'pgwarden' ? await startServe(configPath, nodeArgs) : await startBaseline(textFile, samples, nodeArgs);
+    const server =
+      target === 'baseline'
+        ? await startBaseline(textFile, samples, nodeArgs)
+        : await startServe(configPath, target === 'pgwardenBuffer' ? [...nodeArgs, '--import', bufferPreload()] : nodeArgs);
     const url = `${server.url}/metrics`;
     log(`profiling ${target} at ${c} scrapers (untimed)`);
     await runLoad(url, { connections: c, durationSeconds: warmupSeconds || 1, signal: abort.signal });
