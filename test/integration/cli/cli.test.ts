@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import pg from 'pg';
 import { clusterForSuite, fingerprintDiff, loadFixture, tableFingerprints } from '../../helpers/postgres.js';
 import { printedIds, runCli, setupWarden } from '../../helpers/pgwarden.js';
+import { startRecorder } from '../../helpers/recorder.js';
 
 describe('pgwarden CLI', () => {
   const pg1 = clusterForSuite({ hbaLines: ['host all pgwarden_backup 127.0.0.1/32 scram-sha-256'] });
@@ -84,5 +85,23 @@ describe('pgwarden CLI', () => {
     const restore = await warden.run(['restore', id!, '--target-url', targetUrl]);
     assert.equal(restore.code, 0, restore.stderr);
     assert.deepEqual(fingerprintDiff(await tableFingerprints(sourceUrl), await tableFingerprints(targetUrl)), []);
+  });
+  it('alert test sends one message through a configured channel and names an unconfigured one', async (t) => {
+    const slack = await startRecorder(t, { default: { status: 200, body: { ok: true, channel: 'C1', ts: '1.2' } } });
+    const warden = await setupWarden(t, pg1(), {
+      databases: [{ name: 'x', url: pg1().url() }],
+      extra: `channels: { slack: { token: xoxb-cli-test, channel: "#db", apiUrl: "${slack.url}/api/" } }`,
+    });
+    const sent = await warden.run(['alert', 'test', '--channel', 'slack']);
+    assert.equal(sent.code, 0, sent.stderr);
+    assert.match(sent.stdout, /test message sent through slack/);
+    assert.equal(slack.requests.length, 1);
+    assert.equal(slack.requests[0]!.bearer, 'xoxb-cli-test');
+    assert.equal(slack.requests[0]!.path, '/api/chat.postMessage');
+    const missing = await warden.run(['alert', 'test', '--channel', 'sms']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /channel sms is not configured/);
+    const rows = await warden.query<{ channel: string; kind: string; result: string }>('SELECT channel, kind, result FROM pgwarden.alert_notifications');
+    assert.deepEqual(rows.map((r) => `${r.channel}:${r.kind}:${r.result}`), ['slack:test:sent']);
   });
 });
