@@ -9,9 +9,26 @@ import { type AttemptResult, type DeliverOptions, deliver } from './retry.js';
 
 export type Routes = Readonly<Record<Severity, readonly ChannelName[]>>;
 
+/** A route for particular alerts: the first override whose every matcher fits decides the channels. */
+export interface RouteOverride {
+  match: { database?: string | undefined; rule?: string | undefined; severity?: Severity | undefined };
+  channels: readonly ChannelName[];
+}
+
+export function channelsFor(alert: Pick<PlannedAlert['alert'], 'rule' | 'severity' | 'labels'>, routes: Routes, overrides: readonly RouteOverride[] = []): readonly ChannelName[] {
+  const hit = overrides.find(
+    (o) =>
+      (o.match.database === undefined || o.match.database === alert.labels['database']) &&
+      (o.match.rule === undefined || o.match.rule === alert.rule) &&
+      (o.match.severity === undefined || o.match.severity === alert.severity),
+  );
+  return hit ? hit.channels : routes[alert.severity];
+}
+
 export interface RouterOptions {
   notifiers: ReadonlyMap<ChannelName, Notifier>;
   routes: Routes;
+  overrides?: readonly RouteOverride[] | undefined;
   pool: pg.Pool;
   logger: Logger;
   deliverOptions?: Omit<DeliverOptions, 'onAttempt'>;
@@ -86,7 +103,7 @@ export function createRouter(options: RouterOptions): Router {
       for (const kind of ['firing', 'repeat', 'resolved'] as const) {
         const perChannel = new Map<ChannelName, PlannedAlert[]>();
         for (const planned of plan[kind]) {
-          for (const channel of routes[planned.alert.severity]) {
+          for (const channel of channelsFor(planned.alert, routes, options.overrides)) {
             const list = perChannel.get(channel) ?? [];
             list.push(planned);
             perChannel.set(channel, list);

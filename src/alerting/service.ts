@@ -49,6 +49,7 @@ export function createAlerting(options: AlertingOptions): Alerting {
   const router = createRouter({
     notifiers: options.notifiers,
     routes: config.alerts.routes,
+    overrides: config.alerts.overrides,
     pool,
     logger,
     deliverOptions: options.deliverOptions,

@@ -210,6 +210,16 @@ const alertsSchema = z
         info: channelList(['slack']),
       })
       .prefault({}),
+    // Routes for particular databases or rules, checked in order before the severity routes: the first whose
+    // every matcher fits decides the channels (e.g. a staging database only to Slack).
+    overrides: z
+      .array(
+        z.strictObject({
+          match: z.strictObject({ database: nonEmptyString().optional(), rule: nonEmptyString().optional(), severity: z.enum(['critical', 'warning', 'info']).optional() }),
+          channels: channelList([]),
+        }),
+      )
+      .default(() => []),
     // Alerts arriving from Alertmanager's webhook: Alertmanager notifies its own receivers, so by default
     // pgwarden adds only what Alertmanager lacks.
     webhookRoutes: z

@@ -118,3 +118,15 @@ test('fingerprints depend on rule, severity and labels only, not on label order'
   assert.notEqual(fingerprint('R', 'critical', { a: '1' }), fingerprint('R', 'warning', { a: '1' }));
   assert.match(fingerprint('R', 'info', {}), /^[0-9a-f]{32}$/);
 });
+
+test('routes by database or rule override the severity routes, first match wins', async () => {
+  const { channelsFor } = await import('../../../src/alerting/router.js');
+  const routes = { critical: ['pagerduty', 'sms', 'slack', 'email'], warning: ['slack', 'email'], info: ['slack'] } as const;
+  const overrides = [
+    { match: { database: 'staging' }, channels: ['slack'] as const },
+    { match: { rule: 'BackupSizeDrop', severity: 'warning' as const }, channels: ['email'] as const },
+  ];
+  assert.deepEqual(channelsFor({ rule: 'BackupMissing', severity: 'critical', labels: { database: 'staging' } }, routes, overrides), ['slack']);
+  assert.deepEqual(channelsFor({ rule: 'BackupSizeDrop', severity: 'warning', labels: { database: 'prod' } }, routes, overrides), ['email']);
+  assert.deepEqual(channelsFor({ rule: 'BackupMissing', severity: 'critical', labels: { database: 'prod' } }, routes, overrides), routes.critical);
+});

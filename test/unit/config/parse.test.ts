@@ -83,6 +83,7 @@ test('a minimal config (catalog, one database, local storage) gets every default
         incrementalSpikeFactor: 2,
       },
       routes: { critical: ['pagerduty', 'sms', 'slack', 'email'], warning: ['slack', 'email'], info: ['slack'] },
+      overrides: [],
       webhookRoutes: { critical: ['sms'], warning: [], info: [] },
       repeatInterval: '4h',
       repeatIntervalMs: 4 * 60 * 60 * 1000,
