@@ -354,7 +354,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
 
   program
     .command('demo')
-    .description('back up, verify and restore a throwaway sample database (needs PostgreSQL installed)')
+    .description('run pgwarden on a throwaway primary + standby with a sample database: backups, restore, metrics, API')
     .option('--once', 'run one cycle and exit')
     .option('--dir <path>', 'where storage and the clusters go', '.pgwarden-demo')
     .action(async (opts: { once?: boolean; dir: string }) => {

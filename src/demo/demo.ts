@@ -1,17 +1,19 @@
-// `pgwarden demo`: the main job end to end on an embedded default, with nothing configured — a throwaway
-// PostgreSQL cluster holding a sample hotel database, a catalog on the same cluster, local storage under
-// `--dir`. It backs up (encrypted), verifies, restores into a second database and compares row counts.
+// `pgwarden demo`: the service end to end on an embedded default, with nothing configured — a throwaway
+// primary holding a sample hotel database and a streaming standby, a catalog on the primary, local storage
+// and WAL archiving under `--dir`. `pgwarden serve` takes the overdue full and base backups at once (both
+// verified), the full one is restored and its row counts compared, metrics and the API are served.
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { openPgwarden } from '../app/open.js';
-import { runBackups } from '../backup/run.js';
+import type { Pgwarden } from '../app/open.js';
 import { loadConfig, secretValues } from '../config/index.js';
 import { PgwardenError } from '../errors.js';
 import { createLogger } from '../logging/logger.js';
 import { type Cluster, startCluster } from '../postgres/cluster.js';
 import { restoreBackup } from '../restore/restore.js';
-import { verifyBackup } from '../verify/verify-backup.js';
+import { type Service, startService } from '../service/serve.js';
+import { startStandby } from '../postgres/standby.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface DemoOptions {
   dir: string;
@@ -41,77 +43,101 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const { out } = options;
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  out(`starting a throwaway PostgreSQL cluster under ${dir} ...\n`);
-  let cluster: Cluster | undefined;
+  out(`starting a throwaway PostgreSQL primary and streaming standby; pgwarden's files go under ${dir} ...\n`);
+  let primary: Cluster | undefined;
+  let standby: Cluster | undefined;
+  let service: Service | undefined;
   try {
-    cluster = await startCluster({ baseDir: join(dir, 'cluster') });
-    await cluster.createDatabase('hotel');
-    await cluster.query(SAMPLE_SQL, [], 'hotel');
-    await cluster.createDatabase('pgwarden');
+    // The clusters live in the system's temp dir: the postgres OS user (the server's, when run as root) may not
+    // be able to reach --dir (a home directory is often closed to other users).
+    primary = await startCluster({});
+    await primary.createDatabase('hotel');
+    await primary.query(SAMPLE_SQL, [], 'hotel');
+    await primary.createDatabase('pgwarden');
+    standby = await startStandby(primary, { name: 'replica1' });
+    const token = randomBytes(18).toString('base64url');
     const configPath = join(dir, 'pgwarden.yml');
     await writeFile(
       configPath,
       [
-        `# Written by pgwarden demo: a throwaway cluster on port ${cluster.port}.`,
-        `catalog: { url: "${cluster.url('pgwarden')}" }`,
+        `# Written by pgwarden demo: a throwaway primary on port ${primary.port}, its standby on ${standby.port}.`,
+        `catalog: { url: "${primary.url('pgwarden')}" }`,
         `databases:`,
-        `  - { name: hotel, url: "${cluster.url('hotel')}" }`,
+        `  - name: hotel`,
+        `    url: "${primary.url('hotel')}"`,
+        `    pitr: true      # pgwarden serve archives its WAL with pg_receivewal`,
+        `    standbys: [ { name: replica1, url: "${standby.url('hotel')}" } ]`,
         `storage: { local: { path: "${join(dir, 'backups')}" } }`,
+        `wal: { spoolDir: "${join(dir, 'wal-spool')}" }`,
         `encryption: { keys: [ { id: demo, key: "${randomBytes(32).toString('base64')}" } ] }`,
+        `server: { port: 0, tokens: [ { name: demo, token: "${token}" } ] }`,
+        `schedules: { replicationProbeSeconds: 5 }`,
         `logLevel: warn`,
         '',
       ].join('\n'),
       { mode: 0o600 },
     );
     const config = await loadConfig(configPath);
-    const app = await openPgwarden(config, { logger: createLogger({ level: config.logLevel, secrets: secretValues(config) }) });
-    try {
-      out(`sample database "hotel" loaded; config written to ${configPath}\n\n1. full backup (pg_dump → gzip → AES-256-GCM → SHA-256 → local storage) ...\n`);
-      const [backup] = await runBackups(app, { kind: 'full', signal: options.signal });
-      if (backup?.status !== 'succeeded') {
-        throw new PgwardenError(`demo backup failed: ${backup?.error ?? 'no result'}`);
-      }
-      out(`   ${backup.backup_id}: ${backup.file_size} bytes stored, sha256 ${backup.checksum_sha256?.slice(0, 16)}…, verified\n`);
+    const logger = createLogger({ level: config.logLevel, secrets: secretValues(config) });
+    out(`sample database "hotel" loaded; config written to ${configPath}\n\n`);
+    out('1. pgwarden serve: no backup exists yet, so the full and the base backup are overdue and start at once ...\n');
+    service = await startService(config, { logger, configPath });
+    const app = service.app;
+    const [full, base] = await Promise.all([waitForBackup(app, 'full', options.signal), waitForBackup(app, 'base', options.signal)]);
+    out(`   full ${full.backupId}: ${full.fileSize} bytes stored, verified through pg_restore\n`);
+    out(`   base ${base.backupId}: ${base.fileSize} bytes stored, verified with pg_verifybackup and its archived WAL\n`);
 
-      out(`2. verify again from storage ...\n`);
-      const verified = await verifyBackup({ ...app, prefix: config.storage.prefix, signal: options.signal }, backup.backup_id, 'cli:demo');
-      if (!verified.ok) throw new PgwardenError(`demo verification failed: ${verified.error}`);
-      out(`   ok: ${verified.tables} tables, every data block read\n`);
+    out('2. restore the full backup into a new database "hotel_restored" ...\n');
+    const targetUrl = await primary.createDatabase('hotel_restored');
+    const restored = await restoreBackup(
+      { ...app, prefix: config.storage.prefix, signal: options.signal },
+      { backupId: full.backupId, targetUrl, jobs: 1, clean: false, noOwner: false, actor: 'cli:demo' },
+    );
+    const original = await primary.query<{ n: string }>('SELECT (SELECT count(*) FROM bookings) + (SELECT count(*) FROM guests) + (SELECT count(*) FROM rooms) + (SELECT count(*) FROM hotels) AS n', [], 'hotel');
+    const expectedRows = Number(original.rows[0]!.n);
+    if (restored.rows !== expectedRows) throw new PgwardenError(`demo restore has ${restored.rows} rows; the source has ${expectedRows}`);
+    out(`   ${restored.tables} tables, ${restored.rows} rows in ${restored.duration_seconds}s: the row counts match the source\n\n`);
 
-      out(`3. restore into a new database "hotel_restored" ...\n`);
-      const targetUrl = await cluster.createDatabase('hotel_restored');
-      const restored = await restoreBackup(
-        { ...app, prefix: config.storage.prefix, signal: options.signal },
-        { backupId: backup.backup_id, targetUrl, jobs: 1, clean: false, noOwner: false, actor: 'cli:demo' },
-      );
-      out(`   ${restored.tables} tables, ${restored.rows} rows in ${restored.duration_seconds}s\n`);
-      const original = await cluster.query<{ n: string }>('SELECT (SELECT count(*) FROM bookings) + (SELECT count(*) FROM guests) + (SELECT count(*) FROM rooms) + (SELECT count(*) FROM hotels) AS n', [], 'hotel');
-      const expectedRows = Number(original.rows[0]!.n);
-      if (restored.rows !== expectedRows) throw new PgwardenError(`demo restore has ${restored.rows} rows; the source has ${expectedRows}`);
-      out(`   row counts match the source (${expectedRows})\n\n`);
-    } finally {
-      await app.close();
-    }
-    if (options.once) {
-      out('demo finished: backup, verification and restore all succeeded\n');
-      return;
-    }
+    await service.metrics.refresh();
+    const metrics = await service.metrics.render();
+    const age = /pgwarden_backup_age_seconds\{database="hotel",type="full"\} ([\d.]+)/.exec(metrics)?.[1];
+    const lag = /pgwarden_replication_lag_seconds\{database="hotel",standby="replica1"\} ([\d.]+)/.exec(metrics)?.[1];
+    out(`3. metrics: full backup age ${age ?? '?'} s, replica1 lag ${lag ?? '?'} s\n\n`);
     out(
       [
-        'The cluster stays up until Ctrl-C. Try:',
-        `  npx pgwarden --config ${configPath} list`,
-        `  npx pgwarden --config ${configPath} backup full`,
-        `  npx pgwarden --config ${configPath} health`,
-        `  psql "${cluster.url('pgwarden')}" -c 'SET search_path TO pgwarden; SELECT * FROM check_backup_health()'`,
+        `   metrics:   curl ${service.url}/metrics`,
+        `   API:       curl -H 'Authorization: Bearer ${token}' ${service.url}/api/backups`,
+        `   health:    psql "${primary.url('pgwarden')}" -c 'SET search_path TO pgwarden; SELECT * FROM check_backup_health()'`,
+        `   CLI:       npx pgwarden --config ${configPath} list`,
         '',
       ].join('\n'),
     );
+    if (options.once) {
+      out('demo finished: full and base backup verified, restore checked, metrics served\n');
+      return;
+    }
+    out('pgwarden serve keeps running (WAL archiving, schedules, API) until Ctrl-C.\n');
     if (!options.signal.aborted) {
       await new Promise<void>((done) => options.signal.addEventListener('abort', () => done(), { once: true }));
     }
-    out('\nstopping the demo cluster\n');
+    out('\nstopping the demo\n');
   } finally {
-    await cluster?.destroy().catch(() => {});
+    await service?.stop().catch(() => {});
+    await standby?.destroy().catch(() => {});
+    await primary?.destroy().catch(() => {});
     await rm(dir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+/** Waits until a backup of that kind succeeded; a failed one ends the demo with its reason. */
+async function waitForBackup(app: Pgwarden, kind: 'full' | 'base', signal: AbortSignal): Promise<{ backupId: string; fileSize: number }> {
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const [row] = await app.catalog.listBackups({ database: 'hotel', type: kind, limit: 1 });
+    if (row?.status === 'succeeded') return { backupId: row.backupId, fileSize: row.fileSize ?? 0 };
+    if (row?.status === 'failed') throw new PgwardenError(`the demo's ${kind} backup failed: ${row.error}`);
+    if (signal.aborted) throw new PgwardenError('demo interrupted');
+    if (Date.now() > deadline) throw new PgwardenError(`the demo's ${kind} backup did not finish within 3 minutes`);
+    await sleep(200);
   }
 }
