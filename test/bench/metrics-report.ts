@@ -90,6 +90,8 @@ export interface Machine {
   autocannon: string;
   promClient: string;
   express: string;
+  /** The pgwarden commit measured (`+changes`: with uncommitted changes to src/). */
+  commit: string;
 }
 
 export interface Setup {
@@ -166,7 +168,7 @@ export function formatReport(machine: Machine, setup: Setup, configs: readonly C
     '',
     `- machine: ${machine.cpus} × ${machine.cpuModel}, ${(machine.memoryBytes / 2 ** 30).toFixed(0)} GiB, Linux ${machine.kernel}; ` +
       `Node ${machine.node}, ${machine.postgres} (fsync on); express ${machine.express}, prom-client ${machine.promClient}`,
-    `- date: ${machine.date}; load: autocannon ${machine.autocannon} (programmatic, one thread, on the same cores), loopback, keep-alive, pipelining 1`,
+    `- date: ${machine.date}; pgwarden ${machine.commit}; load: autocannon ${machine.autocannon} (programmatic, one thread, on the same cores), loopback, keep-alive, pipelining 1`,
     `- catalog: ${int(setup.rows)} rows in pgwarden.database_backups over ${setup.databases} databases (90 days: hourly incremental, daily full, weekly base; ~3 % failed)`,
     `- /metrics: pgwarden ${int(samples.pgwarden.before)} sample lines (${(samples.pgwarden.bytes / 1024).toFixed(0)} KiB), ` +
       `baseline ${int(samples.baseline.before)} (${(samples.baseline.bytes / 1024).toFixed(0)} KiB); after the load ${int(samples.pgwarden.after)} and ${int(samples.baseline.after)}`,

@@ -1,15 +1,15 @@
 // Benchmark of GET /metrics of the real `pgwarden serve` (a child process, config with 20 databases, a catalog of
 // 50,000 rows) against a bare prom-client registry with the same number of series rendered per request by express
-// (another child process; the same text rendered once a second and served from memory is measured there too, as
-// the floor), under autocannon at 1 and at 50 concurrent scrapers on loopback: req/s, p50, p99, the
-// ratio of the two measured in the same run, server CPU per request and the serve process's RSS. See
-// BENCHMARKS.md "/metrics under load". Prints a Markdown table and writes test/bench/results/metrics-<date>.json.
-// Usage: npm run bench:metrics -- [--rounds N] [--duration S] [--warmup S] [--connections 1,50] [--rows N] [--cpu-prof]
+// (another child process; a third one serves the same text rendered once a second from memory: the floor), under
+// autocannon at 1 and at 50 concurrent scrapers on loopback: req/s, p50, p99, the ratio of the two measured in the
+// same run, server CPU per request (by thread), GC during each run and each server's RSS. See BENCHMARKS.md
+// "/metrics under load". Prints a Markdown table and writes test/bench/results/metrics-<date>.json.
+// Usage: npm run bench:metrics -- [--rounds N] [--duration S] [--warmup S] [--connections 1,50] [--rows N] [--cpu-prof] [--try-buffer]
 //   --cpu-prof    after the timed rounds, one untimed run of each server under node --cpu-prof at the highest
 //                 scraper count, summarised by function and by package (profiles kept in test/bench/results/)
 //   --try-buffer  also measure a second `pgwarden serve` with metrics-buffer-preload.ts preloaded: the fix that
 //                 sends the cached text as one reused Buffer instead of a new one per scrape
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
@@ -546,7 +546,15 @@ async function describeMachine(cluster: Cluster): Promise<Machine> {
     autocannon: await versionOf('autocannon'),
     promClient: await versionOf('prom-client'),
     express: await versionOf('express'),
+    commit: sourceCommit(),
   };
+}
+
+/** HEAD, with `+changes` when src/ differs from it (the build measured is of the working tree). */
+function sourceCommit(): string {
+  const git = (argv: string[]) => spawnSync('git', argv, { cwd: packageRoot(), encoding: 'utf8' }).stdout?.trim() ?? '';
+  const head = git(['rev-parse', '--short', 'HEAD']) || 'unknown';
+  return git(['status', '--porcelain', '--', 'src', 'sql']) === '' ? head : `${head}+changes`;
 }
 
 function resultsDir(): string {
