@@ -45,6 +45,7 @@ export const RULES = [
   'ReplicationLagHigh',
   'StorageSpaceLow',
   'IncrementalSizeSpike',
+  'RestoreDrillFailed',
 ] as const;
 export type RuleName = (typeof RULES)[number];
 
@@ -89,6 +90,13 @@ export function evaluateRules(input: RuleInput): AlertInstance[] {
         }
         if (s.lastVerificationOk === false) {
           out.push(alert('BackupVerificationFailed', 'critical', { database: db.name, type: s.type }, `the last verification of a ${s.type} backup of ${db.name} failed`, now));
+        }
+        // Critical, like BackupVerificationFailed: the newest backup did not restore (or restored other data
+        // than it recorded), so the recovery path is broken now, whatever the backup runs say.
+        if (s.type === 'full' && s.drill?.lastStatus === 'failed') {
+          out.push(
+            alert('RestoreDrillFailed', 'critical', { database: db.name }, `the last restore drill of ${db.name} failed`, now, `backup ${s.drill.lastBackupId}: ${s.drill.lastError ?? 'no reason recorded'}; pgwarden drill --database ${db.name} runs it again`),
+          );
         }
         if (s.type !== 'incremental' && s.sizeRatio !== null && s.sizeRatio < t.sizeDropRatio) {
           out.push(

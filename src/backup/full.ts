@@ -14,16 +14,17 @@ import { findToolsForServer, checkDiskSpace, checkReadable, connectSource, descr
 import { type RunOptions, runInFrame } from './run-frame.js';
 import type { BackupContext, BackupResult } from './types.js';
 import { writeTextObject } from '../storage/text.js';
+import { PgwardenError, errorMessage } from '../errors.js';
 
 // Tables pg_dump writes a TABLE entry for: ordinary and partitioned tables (partitions included) outside the
 // system schemas, except those an extension owns.
-const TABLE_COUNT_SQL = `
-  SELECT count(*)::int AS tables
+const DUMPED_TABLES = `
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind IN ('r', 'p')
      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
      AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
+const TABLE_COUNT_SQL = `SELECT count(*)::int AS tables ${DUMPED_TABLES}`;
 
 export type FullBackupOptions = RunOptions;
 
@@ -73,7 +74,10 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
         tempDir: config.backup.tempDir,
         signal: ctx.signal,
       });
-      const written = await writeArtifact({
+      // The exact row counts run on this connection, in the snapshot pg_dump reads, while it streams. A failed
+      // count stops the dump; a failed dump stops the counts after the table being counted.
+      const counting = countRowsInSnapshot(source);
+      const dumping = writeArtifact({
         source: dump.stream,
         sourceDone: dump.done,
         compression,
@@ -81,14 +85,23 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
         writers: [storage.write(artifactPath)],
         signal: ctx.signal,
       });
+      void counting.done.catch(() => dump?.kill());
+      void dumping.catch(() => counting.stop());
+      const [wrote, counted] = await Promise.allSettled([dumping, counting.done]);
+      if (counted.status === 'rejected') throw counted.reason;
+      if (wrote.status === 'rejected') throw wrote.reason;
+      const written = wrote.value;
+      const rows = counted.value;
       await dump.cleanup();
       await source.query('COMMIT');
       await source.end();
       source = undefined;
       const dumpedAt = ctx.now();
-      await log('dump', 'info', `dumped ${tables} tables: ${formatBytes(written.rawBytes)} raw, ${formatBytes(written.storedBytes)} stored`, {
+      const totalRows = Object.values(rows).reduce((sum, n) => sum + n, 0);
+      await log('dump', 'info', `dumped ${tables} tables (${totalRows} rows): ${formatBytes(written.rawBytes)} raw, ${formatBytes(written.storedBytes)} stored`, {
         ...written,
         tables,
+        rows: totalRows,
       });
 
       const artifact = artifactInfo(artifactFile, format, compression, encryptionKey?.id, written);
@@ -116,7 +129,7 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
         finishedAt: dumpedAt.toISOString(),
         startLsn: lsn,
         artifact,
-        tables: { count: tables },
+        tables: { count: tables, rows },
         expectedBytes: expected,
         verification: { ok: true, at: verifiedAt.toISOString(), error: null, tablesInArchive: check.tablesInArchive, durationSeconds: check.durationSeconds },
       } satisfies Omit<BackupManifest, 'checksum'>);
@@ -160,5 +173,39 @@ function artifactInfo(
     rawBytes: written.rawBytes,
     storedBytes: written.storedBytes,
     sha256: written.sha256,
+  };
+}
+
+/**
+ * Exact row counts of every table the dump contains, in the snapshot the connection's transaction holds
+ * (the one pg_dump imports), keyed `schema.table` like the restore's counts. row_security off: a table
+ * the role cannot read whole fails the backup instead of being undercounted (the pre-check names those).
+ * stop() ends the loop after the table being counted (the dump failed; the counts are moot).
+ */
+function countRowsInSnapshot(client: pg.Client): { done: Promise<Record<string, number>>; stop(): void } {
+  let stopped = false;
+  const done = (async () => {
+    await client.query('SET row_security = off');
+    const { rows: list } = await client.query<{ schema: string; name: string }>(
+      `SELECT n.nspname AS schema, c.relname AS name ${DUMPED_TABLES} ORDER BY 1, 2`,
+    );
+    const counts: Record<string, number> = {};
+    for (const t of list) {
+      if (stopped) break;
+      const qualified = `${client.escapeIdentifier(t.schema)}.${client.escapeIdentifier(t.name)}`;
+      try {
+        const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${qualified}`);
+        counts[`${t.schema}.${t.name}`] = Number(rows[0]!.n);
+      } catch (error) {
+        throw new PgwardenError(`counting the rows of ${qualified} in the dump's snapshot failed: ${errorMessage(error)}`, { cause: error });
+      }
+    }
+    return counts;
+  })();
+  return {
+    done,
+    stop: () => {
+      stopped = true;
+    },
   };
 }

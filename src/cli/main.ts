@@ -10,6 +10,8 @@ import { rebuildCatalog } from '../catalog/rebuild.js';
 import { migrateCatalog } from '../catalog/migrate.js';
 import { type Config, loadConfig, redactConfig, secretValues } from '../config/index.js';
 import { runDemo } from '../demo/demo.js';
+import { runRestoreDrill } from '../drill/drill.js';
+import { formatDrills } from '../drill/format.js';
 import { PgwardenError, UsageError, errorMessage, isPgwardenError } from '../errors.js';
 import { createLogger } from '../logging/logger.js';
 import { backupRoleSql } from '../postgres/backup-role.js';
@@ -253,6 +255,18 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       );
       if (opts.json) printJson(io.out, result);
       else io.out(formatRestore(result));
+    });
+
+  program
+    .command('drill')
+    .description('restore drill: restore the newest full backup into a scratch database, compare with the manifest, drop it')
+    .option('-d, --database <name>', 'only this database')
+    .option('--json', 'print a JSON array, one record per database')
+    .action(async (opts: { database?: string; json?: boolean }) => {
+      const results = await withApp((app) => runRestoreDrill({ ...app, signal: abort.signal }, { database: opts.database, actor }));
+      if (opts.json) printJson(io.out, results);
+      else io.out(formatDrills(results));
+      if (results.some((r) => r.status !== 'ok')) exitCode = 1;
     });
 
   const catalog = program.command('catalog').description('the SQL catalog');

@@ -169,6 +169,16 @@ const walSchema = z.strictObject({
   pushTimeoutSeconds: intInRange(1, 86_400).default(120),
 });
 
+// Restore drills (README "Restore drills"): the newest full backup of each database restored into a scratch
+// database on the database's own server, or on targetUrl's server (a maintenance database, e.g. postgres).
+const drillsSchema = z.strictObject({
+  enabled: flag().default(true),
+  schedule: cronExpression('0 4 * * 0'),
+  targetUrl: postgresUrl().optional(),
+  // pg_restore --jobs; 1 streams in one transaction without temporary space, like `pgwarden restore`.
+  jobs: intInRange(1, 64).optional(),
+});
+
 const serverSchema = z.strictObject({
   // 0 asks the OS for a free port, which tests rely on.
   port: intInRange(0, 65535).default(9187),
@@ -270,6 +280,7 @@ export const configSchema = z.strictObject({
   retention: retentionSchema.prefault({}),
   backup: backupSchema.prefault({}),
   wal: walSchema.prefault({}),
+  drills: drillsSchema.prefault({}),
   server: serverSchema.prefault({}),
   alerts: alertsSchema.prefault({}),
   channels: channelsSchema.prefault({}),

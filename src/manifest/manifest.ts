@@ -30,7 +30,10 @@ const manifestSchema = z.strictObject({
     storedBytes: z.number().int().nonnegative(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
   }).nullable(),
-  tables: z.strictObject({ count: z.number().int().nonnegative() }),
+  tables: z.strictObject({
+    count: z.number().int().nonnegative(),
+    rows: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  }),
   expectedBytes: z.number().nullable(),
   verification: z
     .strictObject({

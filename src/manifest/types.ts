@@ -47,8 +47,12 @@ export interface BackupManifest {
   artifact: ArtifactInfo | null;
   /** Incrementals: the WAL segments sealed since the previous backup. */
   wal?: { first: string; last: string; segments: number; bytes: number } | null | undefined;
-  /** Tables (ordinary and partitioned, incl. partitions) the dump contains, counted in the dump's snapshot. */
-  tables: { count: number };
+  /**
+   * Tables (ordinary and partitioned, incl. partitions) the dump contains, counted in the dump's snapshot.
+   * `rows`: exact row count per table (`schema.table`, unquoted; a partitioned parent counts its own rows,
+   * none), in the same snapshot; absent in manifests written before restore drills.
+   */
+  tables: { count: number; rows?: Record<string, number> | undefined };
   expectedBytes: number | null;
   verification: VerificationResult | null;
   /** SHA-256 of this manifest's canonical JSON without this field: detects edits. */

@@ -163,6 +163,33 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
     perBackup((s) => (s.lastVerificationOk === null ? null : s.lastVerificationOk ? 1 : 0)),
   );
 
+  // ---- restore drills, from the catalog (on the full series) ----
+  const perDrill = (value: (d: NonNullable<CatalogSnapshot['series'][number]['drill']>) => number | null) => (): Sample[] =>
+    (catalog?.series ?? []).flatMap((s) => {
+      const v = s.type === 'full' && s.drill ? value(s.drill) : null;
+      return v === null ? [] : [{ labels: { database: s.database }, value: v }];
+    });
+  define(
+    'restore_drill_last_success_timestamp_seconds',
+    'gauge',
+    'When the newest successful restore drill of this database finished (Unix time). Absent if none ever passed.',
+    perDrill((d) => d.lastSuccessAt && seconds(d.lastSuccessAt)),
+  );
+  // A gauge, not a histogram: drills run weekly, so buckets would hold a handful of samples a quarter; the
+  // question is "how long would a restore take now", which the newest passing drill answers.
+  define(
+    'restore_drill_duration_seconds',
+    'gauge',
+    'Measured RTO: how long the newest successful restore drill of this database took to create the scratch database, restore the newest full backup and count its rows.',
+    perDrill((d) => d.lastSuccessDurationSeconds),
+  );
+  define(
+    'restore_drill_last_status',
+    'gauge',
+    'Result of the newest restore drill of this database: 1 restored and matched the manifest, 0 failed. Absent before the first drill.',
+    perDrill((d) => (d.lastStatus === 'ok' ? 1 : 0)),
+  );
+
   // ---- from the WAL archive ----
   define(
     'wal_archive_last_segment_timestamp_seconds',

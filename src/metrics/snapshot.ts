@@ -5,7 +5,8 @@
 // Fast with many databases and a long history (20 databases × 50,000 rows: see the integration test):
 // one aggregate pass for counters and verification; per (database, kind) the newest successful and the
 // newest finished runs come from the (database, type, created_at DESC) index with LIMITs; durations are
-// bucketed in SQL so only (database, kind, bucket) counts travel.
+// bucketed in SQL so only (database, kind, bucket) counts travel. The full rows also carry the newest
+// restore drill and the newest successful one (restore_drills' (database, finished_at DESC) index, LIMIT 1).
 
 import type pg from 'pg';
 import type { BackupType } from '../catalog/types.js';
@@ -41,7 +42,10 @@ export const SUMMARY_SQL = `
   )
   SELECT t.database, t.type, t.succeeded, t.failed, t.last_verified_at, t.last_verification_status,
          recent.sizes, recent.last_success_at, recent.last_size,
-         last_run.status AS last_status, last_run.expected_size
+         last_run.status AS last_status, last_run.expected_size,
+         last_drill.status AS drill_last_status, last_drill.error AS drill_last_error,
+         last_drill.backup_id AS drill_last_backup_id,
+         ok_drill.finished_at AS drill_last_success_at, ok_drill.duration_seconds AS drill_last_success_duration
     FROM totals t
     LEFT JOIN LATERAL (
       SELECT array_agg(r.file_size ORDER BY r.created_at DESC) FILTER (WHERE r.file_size IS NOT NULL) AS sizes,
@@ -60,6 +64,18 @@ export const SUMMARY_SQL = `
        ORDER BY b.created_at DESC
        LIMIT 1
     ) last_run ON true
+    LEFT JOIN LATERAL (
+      SELECT d.status, d.error, d.backup_id FROM pgwarden.restore_drills d
+       WHERE t.type = 'full' AND d.database = t.database
+       ORDER BY d.finished_at DESC
+       LIMIT 1
+    ) last_drill ON true
+    LEFT JOIN LATERAL (
+      SELECT d.finished_at, d.duration_seconds FROM pgwarden.restore_drills d
+       WHERE t.type = 'full' AND d.database = t.database AND d.status = 'ok'
+       ORDER BY d.finished_at DESC
+       LIMIT 1
+    ) ok_drill ON true
    ORDER BY t.database, t.type`;
 
 /**
@@ -88,6 +104,12 @@ export interface SummaryRow {
   last_size: number | null;
   last_status: RunResult | null;
   expected_size: number | null;
+  /** Full rows only, from pgwarden.restore_drills; null (or absent) before the first drill. */
+  drill_last_status?: 'ok' | 'failed' | null;
+  drill_last_error?: string | null;
+  drill_last_backup_id?: string | null;
+  drill_last_success_at?: Date | null;
+  drill_last_success_duration?: number | null;
 }
 
 export interface DurationRow {
@@ -156,6 +178,15 @@ export function buildCatalogSnapshot(input: {
     s.lastStatus = row.last_status;
     s.lastVerifiedAt = row.last_verified_at;
     s.lastVerificationOk = row.last_verification_status == null ? null : row.last_verification_status === 'ok';
+    if (row.drill_last_status != null) {
+      s.drill = {
+        lastStatus: row.drill_last_status,
+        lastError: row.drill_last_error ?? null,
+        lastBackupId: row.drill_last_backup_id ?? '',
+        lastSuccessAt: row.drill_last_success_at ?? null,
+        lastSuccessDurationSeconds: row.drill_last_success_duration ?? null,
+      };
+    }
   }
 
   for (const row of input.durations) {

@@ -49,6 +49,20 @@ export interface BackupSeries {
   lastVerificationOk: boolean | null;
   /** Durations of successful runs: counts per bucket (not cumulative; one more for +Inf), sum, count. */
   durations: { counts: number[]; sum: number; count: number };
+  /** Full series only: the restore drills of this database's full backups; absent before the first drill. */
+  drill?: DrillSummary | undefined;
+}
+
+/** From pgwarden.restore_drills: the newest drill, and the newest successful one. */
+export interface DrillSummary {
+  lastStatus: 'ok' | 'failed';
+  /** Why the newest drill failed (null when it passed). */
+  lastError: string | null;
+  lastBackupId: string;
+  /** finished_at of the newest successful drill; null: none passed yet. */
+  lastSuccessAt: Date | null;
+  /** That drill's duration: the measured RTO. A failed drill has none (its restore did not complete). */
+  lastSuccessDurationSeconds: number | null;
 }
 
 export interface CatalogSnapshot {

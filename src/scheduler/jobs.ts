@@ -9,6 +9,8 @@ import type { BackupResult } from '../backup/types.js';
 import type { WalAccess } from '../backup/wal-access.js';
 import type { BackupType } from '../catalog/types.js';
 import type { DatabaseConfig } from '../config/index.js';
+import { runRestoreDrill } from '../drill/drill.js';
+import { lastSuccessfulDrill } from '../drill/record.js';
 import { PgwardenError } from '../errors.js';
 import type { JobSpec } from './types.js';
 
@@ -24,6 +26,10 @@ export function backupJobName(kind: 'full' | 'base' | 'incremental', database: s
 
 export function fullBackupJobName(database: string): string {
   return backupJobName('full', database);
+}
+
+export function drillJobName(database: string): string {
+  return `drill:${database}`;
 }
 
 type Runner = (db: DatabaseConfig, signal: AbortSignal, options: { backupId?: string | undefined; actor?: string | undefined }) => Promise<BackupResult>;
@@ -64,6 +70,29 @@ export function buildJobs(app: Pgwarden, hooks: JobHooks, wal: WalAccess): JobSp
         },
       });
     }
+  }
+  // Restore drills (drills.enabled): the newest full backup of each database restored, compared and dropped.
+  for (const db of config.drills.enabled ? config.databases : []) {
+    jobs.push({
+      name: drillJobName(db.name),
+      schedule: config.drills.schedule,
+      async run({ signal, params, reason }) {
+        try {
+          const actor = params['actor'] ?? (reason === 'manual' ? 'api' : 'scheduler');
+          const [result] = await runRestoreDrill({ ...app, signal }, { database: db.name, actor });
+          if (result?.status === 'failed') throw new PgwardenError(`restore drill of "${db.name}" failed: ${result.error}`);
+        } finally {
+          await hooks.afterJob();
+        }
+      },
+      async overdue(interval) {
+        // Nothing to drill before the first full backup: its own catch-up comes first, the next slot drills it.
+        const [full] = await app.catalog.listBackups({ database: db.name, type: 'full', status: 'succeeded', limit: 1 });
+        if (!full) return false;
+        const at = await lastSuccessfulDrill(app.pool, db.name);
+        return at === null || app.now().getTime() - at.getTime() > interval;
+      },
+    });
   }
   jobs.push({
     name: 'health-check',

@@ -81,6 +81,24 @@ test('an incremental more than twice the previous one is an info alert', () => {
   assert.deepEqual(rules(calm), []);
 });
 
+test('RestoreDrillFailed is critical while the newest restore drill of a database failed, and quiet before the first drill', () => {
+  const drill = (lastStatus: 'ok' | 'failed') => ({
+    lastStatus,
+    lastError: lastStatus === 'failed' ? 'artifact does not match its checksum' : null,
+    lastBackupId: '20261122T020000Z-full-1a2b3c',
+    lastSuccessAt: hoursAgo(24 * 7),
+    lastSuccessDurationSeconds: 42,
+  });
+  const failed = evaluateRules(base({ series: [series({ database: 'shop', type: 'full', drill: drill('failed') })] }));
+  assert.deepEqual(failed.map((a) => `${a.rule}/${a.severity}/${JSON.stringify(a.labels)}`), ['RestoreDrillFailed/critical/{"database":"shop"}']);
+  assert.match(failed[0]!.description ?? '', /20261122T020000Z-full-1a2b3c: artifact does not match its checksum/);
+  assert.deepEqual(rules(base({ series: [series({ database: 'shop', type: 'full', drill: drill('ok') })] })), []);
+  assert.deepEqual(rules(base()), [], 'no drill yet: nothing to say');
+  // Drills restore full backups: a drill figure on another kind's series is not a drill of the database.
+  const onBase = base({ series: [series({ database: 'shop', type: 'full' }), series({ database: 'shop', type: 'base', drill: drill('failed') })] });
+  assert.deepEqual(rules(onBase), []);
+});
+
 test('WAL archiving stalls when the newest segment is over an hour old and WAL is waiting, not on an idle server', () => {
   assert.deepEqual(rules(base({ wal: [{ database: 'shop', lastSegmentAt: hoursAgo(2), lagBytes: 5000 }] })), ['WalArchivingStalled/critical/{"database":"shop"}']);
   assert.deepEqual(rules(base({ wal: [{ database: 'shop', lastSegmentAt: hoursAgo(2), lagBytes: 0 }] })), []);

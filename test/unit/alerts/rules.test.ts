@@ -17,6 +17,7 @@ const EXPECTED: Record<string, string[]> = {
   ReplicationLagHigh: ['critical', 'warning'],
   StorageSpaceLow: ['warning'],
   IncrementalSizeSpike: ['info'],
+  RestoreDrillFailed: ['critical'],
   PgwardenDown: ['critical'],
   PgwardenMetricsStale: ['warning'],
   PgwardenCollectorFailing: ['warning'],

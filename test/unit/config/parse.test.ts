@@ -71,6 +71,7 @@ test('a minimal config (catalog, one database, local storage) gets every default
     retention: { fullDays: 30, incrementalDays: 7, cloudDays: 90 },
     backup: { compression: 'gzip', compressionLevel: 6, jobs: 1 },
     wal: { pushTimeoutSeconds: 120 },
+    drills: { enabled: true, schedule: '0 4 * * 0' },
     server: { port: 9187, host: '127.0.0.1', tokens: [], shutdownGraceSeconds: 60 },
     alerts: {
       thresholds: {
