@@ -8,9 +8,8 @@ import { type Catalog, createCatalog } from '../catalog/catalog.js';
 import { migrateCatalog } from '../catalog/migrate.js';
 import type { Config } from '../config/index.js';
 import { createKeyRing, type KeyRing } from '../crypto/keyring.js';
-import { ConfigError } from '../errors.js';
 import { connect } from '../postgres/connection.js';
-import { createLocalDriver } from '../storage/local/driver.js';
+import { createStorage } from '../storage/create.js';
 import type { StorageDriver } from '../storage/types.js';
 
 export interface Pgwarden {
@@ -31,15 +30,6 @@ export interface OpenOptions {
   now?: () => Date;
   /** Replaces free-space measurement of the local target (tests). */
   freeBytes?: (path: string) => Promise<number>;
-}
-
-export function createStorage(config: Config, options: Pick<OpenOptions, 'freeBytes'> = {}): StorageDriver {
-  if (!config.storage.local) {
-    throw new ConfigError('storage: this version of pgwarden writes backups to storage.local only', [
-      'storage.local: required (S3 and GCS targets are not available in this version)',
-    ]);
-  }
-  return createLocalDriver({ root: config.storage.local.path, freeBytes: options.freeBytes });
 }
 
 /** Opens the catalog, migrates it and marks runs of dead processes interrupted. */
@@ -79,3 +69,5 @@ export async function openPgwarden(config: Config, options: OpenOptions): Promis
     close: () => pool.end(),
   };
 }
+
+export { createStorage };

@@ -2,7 +2,7 @@
 // Exit codes (DESIGN.md): 0 success, 1 the operation failed, 2 bad usage or bad config.
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { type Pgwarden, openPgwarden } from '../app/open.js';
 import { type BackupKindName, runBackups } from '../backup/run.js';
 import { createWalAccess } from '../backup/wal-access.js';
@@ -12,7 +12,7 @@ import { type Config, loadConfig, redactConfig, secretValues } from '../config/i
 import { runDemo } from '../demo/demo.js';
 import { runRestoreDrill } from '../drill/drill.js';
 import { formatDrills } from '../drill/format.js';
-import { PgwardenError, UsageError, errorMessage, isPgwardenError } from '../errors.js';
+import { PgwardenError, UsageError, errorMessage } from '../errors.js';
 import { createLogger } from '../logging/logger.js';
 import { backupRoleSql } from '../postgres/backup-role.js';
 import { connect } from '../postgres/connection.js';
@@ -22,26 +22,12 @@ import { createNotifiers } from '../alerting/notifiers/index.js';
 import type { ChannelName } from '../alerting/notify-types.js';
 import { createRouter } from '../alerting/router.js';
 import { failoverStatus, promoteStandby } from '../replication/failover.js';
-import { archiveCommandFor, restoreCommandFor, walFetch, walPush } from '../wal/commands.js';
+import { archiveCommandFor, restoreCommandFor } from '../wal/commands.js';
+import { defaultIo, type Io, positiveInt, reportError } from './common.js';
+import { addWalCommands } from './wal-commands.js';
 import { startService } from '../service/serve.js';
 import { verifyBackup } from '../verify/verify-backup.js';
 import { formatBackupList, formatFailover, formatHealth, formatRestore, printJson } from './output.js';
-
-interface Io {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-const defaultIo: Io = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of 1 or more');
-  return n;
-}
 
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   const abort = new AbortController();
@@ -154,39 +140,14 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       else io.out(`standby "${result.standby}" of "${result.database}" promoted in ${result.seconds}s; it accepts writes on timeline ${result.timeline}\n`);
     });
 
-  program
-    .command('wal-push')
-    .description("archive one WAL file (archive_command = '… wal-push %p')")
-    .argument('<path>', '%p')
-    .option('-d, --database <name>', 'the configured database this WAL belongs to')
-    .option('--timeout <seconds>', 'give up after this long (non-zero exit: PostgreSQL retries)', positiveInt)
-    .action(async (path: string, opts: { database?: string; timeout?: number }) => {
-      const cfg = await config();
-      const result = await walPush(cfg, {
-        database: opts.database,
-        path,
-        timeoutMs: (opts.timeout ?? cfg.wal.pushTimeoutSeconds) * 1000,
-        signal: abort.signal,
-        logger: createLogger({ level: cfg.logLevel, secrets: secretValues(cfg) }),
-      });
-      // The server logs whatever archive_command prints: only failures, so its log is not a line per segment.
-      if (result.exitCode !== 0) io.err(`${result.message}\n`);
-      exitCode = result.exitCode;
-    });
-
-  program
-    .command('wal-fetch')
-    .description("restore one WAL file from the archive (restore_command = '… wal-fetch %f %p')")
-    .argument('<name>', '%f')
-    .argument('<destination>', '%p')
-    .option('-d, --database <name>', 'the configured database whose archive to read')
-    .option('--timeout <seconds>', 'give up after this long', positiveInt)
-    .action(async (name: string, destination: string, opts: { database?: string; timeout?: number }) => {
-      const cfg = await config();
-      const result = await walFetch(cfg, { database: opts.database, name, destination, timeoutMs: (opts.timeout ?? cfg.wal.pushTimeoutSeconds) * 1000, signal: abort.signal });
-      if (result.exitCode !== 0) io.err(`${result.message}\n`);
-      exitCode = result.exitCode;
-    });
+  addWalCommands(program, {
+    config,
+    io,
+    signal: abort.signal,
+    setExitCode: (code) => {
+      exitCode = code;
+    },
+  });
 
   program
     .command('serve')
@@ -402,19 +363,6 @@ function parsePitrTarget(opts: { targetTime?: string; targetLsn?: string; target
   }
   if (opts.targetName !== undefined) return { kind: 'name', name: opts.targetName };
   return { kind: 'latest' };
-}
-
-function reportError(error: unknown, io: Io): number {
-  if (error instanceof CommanderError) {
-    // Commander already printed its message; help and version are not failures.
-    return error.exitCode === 0 ? 0 : 2;
-  }
-  if (isPgwardenError(error)) {
-    io.err(`error: ${error.message}\n${error.hints.map((h) => `HINT: ${h}\n`).join('')}`);
-    return error.exitCode;
-  }
-  io.err(`pgwarden: unexpected error (a bug; please report it with this trace):\n${(error as Error)?.stack ?? String(error)}\n`);
-  return 1;
 }
 
 function hintsOf(result: object): string {

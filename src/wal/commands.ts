@@ -3,7 +3,7 @@
 // so they start fast: config, key ring and storage only — never the catalog, never a migration.
 import { isAbsolute, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { createStorage } from '../app/open.js';
+import { createStorage } from '../storage/create.js';
 import type { Config } from '../config/index.js';
 import { createKeyRing } from '../crypto/keyring.js';
 import { errorMessage, UsageError } from '../errors.js';

@@ -109,6 +109,8 @@ export interface Ratios {
   /** restore-pitr's file phase / pgBackRest's, process-max 1 and 2. */
   restoreFilesVsPgbackrest1: number;
   restoreFilesVsPgbackrest2: number;
+  /** The same ratios within each round (both runs of a pair minutes apart), to show how far noise moves them. */
+  perRound: Record<'vsBasebackup' | 'vsPgbackrest1' | 'vsPgbackrest2' | 'restoreVsPgbackrest1' | 'restoreVsPgbackrest2', number[]>;
 }
 
 export const TARGET_RATIO = 1.1;
@@ -133,8 +135,24 @@ export function summarise(runs: OpRun[]): { ops: OpSummary[]; ratios: Ratios } {
       restoreVsPgbackrest2: wall('pgwardenRestore') / wall('pgbackrestRestore2'),
       restoreFilesVsPgbackrest1: phase('pgwardenRestore', 'files') / phase('pgbackrestRestore1', 'files'),
       restoreFilesVsPgbackrest2: phase('pgwardenRestore', 'files') / phase('pgbackrestRestore2', 'files'),
+      perRound: {
+        vsBasebackup: paired(runs, 'pgwarden', 'basebackup'),
+        vsPgbackrest1: paired(runs, 'pgwarden', 'pgbackrest1'),
+        vsPgbackrest2: paired(runs, 'pgwarden', 'pgbackrest2'),
+        restoreVsPgbackrest1: paired(runs, 'pgwardenRestore', 'pgbackrestRestore1'),
+        restoreVsPgbackrest2: paired(runs, 'pgwardenRestore', 'pgbackrestRestore2'),
+      },
     },
   };
+}
+
+function paired(runs: OpRun[], a: Operation, b: Operation): number[] {
+  const rounds = [...new Set(runs.map((r) => r.round))].sort((x, y) => x - y);
+  return rounds.flatMap((round) => {
+    const x = runs.find((r) => r.op === a && r.round === round);
+    const y = runs.find((r) => r.op === b && r.round === round);
+    return x && y ? [x.wallSeconds / y.wallSeconds] : [];
+  });
 }
 
 function summariseOp(op: Operation, runs: OpRun[]): OpSummary | undefined {
@@ -261,6 +279,12 @@ export function formatReport(ctx: ReportContext, ops: OpSummary[], ratios: Ratio
       );
     }
   }
+  const pr = ratios.perRound;
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
+  lines.push(
+    `The same ratios within each round: A ÷ B ${list(pr.vsBasebackup)}; A ÷ C pm1 ${list(pr.vsPgbackrest1)}; A ÷ C pm2 ${list(pr.vsPgbackrest2)}; ` +
+      `D ÷ E pm1 ${list(pr.restoreVsPgbackrest1)}; D ÷ E pm2 ${list(pr.restoreVsPgbackrest2)}.`,
+  );
   const rc = ctx.restoreCommands;
   lines.push(
     `restore_command, one run for one archived segment (as the recovering server runs it, a new process per file; ${rc.runs} runs each, interleaved): ` +
