@@ -36,6 +36,8 @@ export interface PgwardenRun {
   /** Peak RSS of the pgwarden node process: getrusage at exit, and the highest VmHWM sampled. */
   peakRssBytes: number;
   sampledPeakRssBytes: number;
+  /** Peaks of process.memoryUsage() inside the process (rss, heapTotal, heapUsed, external, arrayBuffers), bytes. */
+  memoryPeaks: Record<string, number>;
   /** The highest VmRSS sampled (every 50 ms) in the dump and in the verify phase. */
   dumpPhaseRssBytes: number;
   verifyPhaseRssBytes: number;
@@ -86,11 +88,15 @@ export interface PgwardenSummary {
   total: Spread;
   dumpRatio: number;
   totalRatio: number;
+  /** The same ratios taken within each round (against that round's pipeline run): their spread. */
+  roundDumpRatio: Spread;
+  roundTotalRatio: Spread;
   storedBytes: number;
   rawBytes: number;
   peakRssBytes: Spread;
   dumpPhaseRssBytes: number;
   verifyPhaseRssBytes: number;
+  memoryPeaks: Record<string, number>;
   childPeakRssBytes: Record<string, number>;
   dumpCpu: Record<string, number>;
   verifyCpu: Record<string, number>;
@@ -137,6 +143,10 @@ function maxOf(records: Record<string, number>[]): Record<string, number> {
   return Object.fromEntries([...names].map((name) => [name, Math.max(...records.map((r) => r[name] ?? 0))]));
 }
 
+function sameRound(baselines: BaselineRun[], round: number): number {
+  return baselines.find((b) => b.round === round)?.wallSeconds ?? Number.NaN;
+}
+
 export function summarise(levels: number[], baselines: BaselineRun[], runs: PgwardenRun[]): ConfigSummary[] {
   return levels.map((level) => {
     const base = baselines.filter((b) => b.level === level);
@@ -163,10 +173,13 @@ export function summarise(levels: number[], baselines: BaselineRun[], runs: Pgwa
           total,
           dumpRatio: dump.median / baseWall.median,
           totalRatio: total.median / baseWall.median,
+          roundDumpRatio: spread(mine.map((r) => r.dumpSeconds / sameRound(base, r.round))),
+          roundTotalRatio: spread(mine.map((r) => r.wallSeconds / sameRound(base, r.round))),
           storedBytes: spread(mine.map((r) => r.storedBytes)).median,
           rawBytes: spread(mine.map((r) => r.rawBytes)).median,
           peakRssBytes: spread(mine.map((r) => r.peakRssBytes)),
           dumpPhaseRssBytes: Math.max(...mine.map((r) => r.dumpPhaseRssBytes)),
+          memoryPeaks: maxOf(mine.map((r) => r.memoryPeaks ?? {})),
           verifyPhaseRssBytes: Math.max(...mine.map((r) => r.verifyPhaseRssBytes)),
           childPeakRssBytes: maxOf(mine.map((r) => r.childPeakRssBytes)),
           dumpCpu: medianOf(mine.map((r) => r.dumpCpu)),
@@ -195,6 +208,52 @@ export interface Extras {
   idleRssBytes: number;
 }
 
+/** Other processes keeping more than this many cores busy during any run of a round make the round noisy. */
+export const NOISY_LOAD = 0.25;
+
+/**
+ * The rounds, per level, in which no run (pipeline or pgwarden) shared the machine with more than NOISY_LOAD
+ * cores of other work, summarised alone: on a shared machine these are the figures to trust most.
+ */
+export function quietRounds(levels: number[], baselines: BaselineRun[], runs: PgwardenRun[]): { level: number; rounds: number[] }[] {
+  return levels.map((level) => {
+    const rounds = baselines.filter((b) => b.level === level).map((b) => b.round);
+    const quiet = rounds.filter((round) =>
+      [...baselines.filter((b) => b.level === level && b.round === round), ...runs.filter((r) => r.level === level && r.round === round)].every(
+        (run) => run.otherCpuSeconds / run.wallSeconds <= NOISY_LOAD,
+      ),
+    );
+    return { level, rounds: quiet };
+  });
+}
+
+export function formatQuietRounds(levels: number[], baselines: BaselineRun[], runs: PgwardenRun[]): string {
+  const lines = [
+    `Quiet rounds only (no run of the round shared the machine with more than ${NOISY_LOAD} cores of other work): median (min–max).`,
+    '',
+    '| gzip | quiet rounds | pipeline wall | run | dump phase | total | dump / pipeline | total / pipeline |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const { level, rounds } of quietRounds(levels, baselines, runs)) {
+    if (rounds.length === 0) {
+      lines.push(`| -${level} | none | | | | | | |`);
+      continue;
+    }
+    const [config] = summarise(
+      [level],
+      baselines.filter((b) => b.level === level && rounds.includes(b.round)),
+      runs.filter((r) => r.level === level && rounds.includes(r.round)),
+    );
+    for (const p of config!.pgwarden) {
+      lines.push(
+        `| -${level} | ${rounds.join(', ')} | ${range(config!.baseline.wall)} | pgwarden${p.encrypted ? ' + AES-GCM' : ''} | ${range(p.dump)} | ${range(p.total)} | ` +
+          `**${p.dumpRatio.toFixed(2)}** | **${p.totalRatio.toFixed(2)}** |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
 export function formatReport(machine: Machine, db: DatabaseInfo, rounds: number, configs: ConfigSummary[], extras: Extras): string {
   const lines: string[] = [];
   lines.push(`### pgwarden full backup vs \`pg_dump -Fc -Z0 | gzip -N > file\` (${machine.date})`);
@@ -209,7 +268,7 @@ export function formatReport(machine: Machine, db: DatabaseInfo, rounds: number,
   );
   lines.push(
     `Method: ${rounds} interleaved rounds (per level: pipeline, pgwarden, pgwarden + AES-256-GCM) after one untimed warm-up run of each; ` +
-      'median (min–max). "dump" = pgwarden\'s dump → stored + fsynced + committed (backup_logs precheck → dump); "total" = the whole ' +
+      'median (min–max); ratios are of medians, with the range of the same ratio taken within each round in brackets. "dump" = pgwarden\'s dump → stored + fsynced + committed (backup_logs precheck → dump); "total" = the whole ' +
       '`pgwarden backup full` process incl. start-up, pre-checks and read-back verification through pg_restore. The pipeline does not ' +
       'fsync its file; fsyncing it afterwards took the time in the "fsync" column (not included in its wall time).',
   );
@@ -232,13 +291,26 @@ export function formatReport(machine: Machine, db: DatabaseInfo, rounds: number,
       const children = Object.entries(p.childPeakRssBytes).map(([name, bytes]) => `${name} ${mib(bytes)}`).join(', ');
       lines.push(
         `| -${c.level} | pgwarden${p.encrypted ? ' + AES-GCM' : ''} | ${range(p.total)} | ${range(p.dump)} | ${range(p.verify)} | ` +
-          `**${p.dumpRatio.toFixed(2)}** | **${p.totalRatio.toFixed(2)}** | ${mb(p.storedBytes)} (${signedPct(p.storedBytes / b.storedBytes - 1)}) | ` +
+          `**${p.dumpRatio.toFixed(2)}** (${ratioRange(p.roundDumpRatio)}) | **${p.totalRatio.toFixed(2)}** (${ratioRange(p.roundTotalRatio)}) | ${mb(p.storedBytes)} (${signedPct(p.storedBytes / b.storedBytes - 1)}) | ` +
           `node **${mib(p.peakRssBytes.max)}** (dump ${mib(p.dumpPhaseRssBytes)}, verify ${mib(p.verifyPhaseRssBytes)}; ${children}) |`,
       );
     }
   }
   lines.push('');
   lines.push(...targetLines(configs));
+  lines.push(
+    'Where pgwarden\'s memory was (highest of process.memoryUsage() sampled every 50 ms, over all runs of a configuration): ' +
+      configs
+        .flatMap((c) =>
+          c.pgwarden.map(
+            (p) =>
+              `-${c.level}${p.encrypted ? ' enc' : ''}: rss ${mib(p.memoryPeaks['rss'] ?? 0)}, V8 heap ${mib(p.memoryPeaks['heapTotal'] ?? 0)} ` +
+              `(used ${mib(p.memoryPeaks['heapUsed'] ?? 0)}), Buffers ${mib(p.memoryPeaks['arrayBuffers'] ?? 0)}`,
+          ),
+        )
+        .join('; ') +
+      '.',
+  );
   const load = (x: Spread) => `${x.median.toFixed(2)} (max ${x.max.toFixed(2)})`;
   lines.push(
     'Noise — cores kept busy by other processes (and this benchmark\'s sampler) during the timed runs, median (max): ' +
@@ -291,6 +363,10 @@ function targetLines(configs: ConfigSummary[]): string[] {
       `whole command incl. verification ${verdict(totalOk)} (${all.map(({ label, p }) => `${label}: ${p.totalRatio.toFixed(2)}`).join(', ')}).`,
     `Peak RSS of the pgwarden process ≤ ${mib(TARGETS.peakRssBytes)} — ${verdict(rssOk)} (highest ${mib(Math.max(...all.map(({ p }) => p.peakRssBytes.max)))}).`,
   ];
+}
+
+function ratioRange(x: Spread): string {
+  return `${x.min.toFixed(2)}–${x.max.toFixed(2)}`;
 }
 
 function busy(cpuSeconds: Record<string, number>, wallSeconds: number): string {

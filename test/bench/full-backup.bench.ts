@@ -2,9 +2,10 @@
 // generated hotel database of ≥ 1 GB: interleaved rounds at gzip levels 1 and 6, pgwarden with and without
 // encryption, wall time per phase (from the catalog's backup_logs), CPU per process and thread, peak RSS.
 // Prints a Markdown table and writes test/bench/results/full-backup-<date>.json. See BENCHMARKS.md.
-// Usage: npm run bench -- [--scale GB] [--rounds N] [--levels 1,6] [--keep-dir DIR] [--cpu-prof]
+// Usage: npm run bench -- [--scale GB] [--rounds N] [--levels 1,6] [--keep-dir DIR] [--cpu-prof] [--report FILE]
 //   --keep-dir DIR  keep the generated cluster in DIR and reuse it next time (saves generating the database)
 //   --cpu-prof      after the timed rounds, one untimed run per configuration under node --cpu-prof, summarised
+//   --report FILE   print the table of a results file written earlier, and exit
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import {
   type BaselineRun,
   type DatabaseInfo,
   type FloorRun,
+  formatQuietRounds,
   formatReport,
   type Machine,
   type PgwardenRun,
@@ -35,8 +37,29 @@ const { values: args } = parseArgs({
     levels: { type: 'string', default: '1,6' },
     'keep-dir': { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
+    report: { type: 'string' },
   },
 });
+
+// --report FILE: print the table of an earlier results file again (with this version's formatting), and stop.
+if (args.report !== undefined) {
+  const saved = JSON.parse(readFileSync(args.report, 'utf8')) as SavedResults;
+  const configs = summarise(saved.levels, saved.baselines, saved.runs);
+  console.log(formatReport(saved.machine, saved.database, saved.rounds, configs, { floor: saved.floor, idleRssBytes: saved.idleRssBytes }));
+  console.log(`\n${formatQuietRounds(saved.levels, saved.baselines, saved.runs)}`);
+  process.exit(0);
+}
+interface SavedResults {
+  machine: Machine;
+  database: DatabaseInfo;
+  rounds: number;
+  levels: number[];
+  baselines: BaselineRun[];
+  runs: PgwardenRun[];
+  floor: FloorRun[];
+  idleRssBytes: number;
+}
+
 const scale = Number(args.scale);
 const rounds = Number(args.rounds);
 const levels = args.levels.split(',').map(Number);
@@ -106,7 +129,7 @@ try {
   }
 
   const configs = summarise(levels, baselines, runs);
-  const report = formatReport(machine, db, rounds, configs, { floor, idleRssBytes });
+  const report = `${formatReport(machine, db, rounds, configs, { floor, idleRssBytes })}\n\n${formatQuietRounds(levels, baselines, runs)}`;
   const profiles = args['cpu-prof'] ? await profileRuns(setup) : undefined;
   console.log(`\n${report}\n`);
   if (profiles) console.log(`${profiles.text}\n`);
@@ -298,7 +321,7 @@ async function runPgwarden(setup: RunSetup, level: number, encrypted: boolean, r
     )
   ).rows[0];
   if (row?.status !== 'succeeded') throw new Error(`backup ${backupId} is ${row?.status ?? 'missing'} in the catalog`);
-  const usage = JSON.parse(await readFile(usageFile, 'utf8')) as NodeJS.ResourceUsage;
+  const usage = JSON.parse(await readFile(usageFile, 'utf8')) as NodeJS.ResourceUsage & { memoryPeaks: Record<string, number> };
   await rm(join(setup.storageDir, DB_NAME, 'full', backupId), { recursive: true, force: true });
 
   const children = byComm(sampled, 'peakRssBytes', 'max');
@@ -318,6 +341,7 @@ async function runPgwarden(setup: RunSetup, level: number, encrypted: boolean, r
     rawBytes: Number(row.raw_size),
     peakRssBytes: Math.max(usage.maxRSS * 1024, sampled.rootPeakRssBytes),
     sampledPeakRssBytes: sampled.rootPeakRssBytes,
+    memoryPeaks: usage.memoryPeaks,
     dumpPhaseRssBytes: peakRssBetween(sampled.samples, precheck, dumped),
     verifyPhaseRssBytes: peakRssBetween(sampled.samples, dumped, verified),
     childPeakRssBytes: children,
@@ -507,7 +531,7 @@ function stamp(): string {
   return new Date().toISOString().slice(0, 19).replace(/:/g, '');
 }
 
-async function writeResults(results: Record<string, unknown>): Promise<string> {
+async function writeResults(results: SavedResults & Record<string, unknown>): Promise<string> {
   await mkdir(resultsDir(), { recursive: true });
   const date = new Date().toISOString().slice(0, 10);
   let file = join(resultsDir(), `full-backup-${date}.json`);

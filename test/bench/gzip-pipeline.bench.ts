@@ -1,8 +1,10 @@
 // How fast Node can gzip a pg_dump stream arriving on a pipe, and why: the pipeline's compressor as it is
 // (one zlib stream fed the pipe's 64 KiB reads), the same fed 1 MiB pieces, independent gzip members compressed
 // two at a time on the libuv pool (pigz-style), and `gzip -N` itself; then gunzip as verification does it.
-// Input: a `pg_dump -Fc -Z0` file, streamed through `cat` so it arrives in pipe-sized reads as from pg_dump.
-// Usage: node dist/test/bench/gzip-pipeline.bench.js DUMP_FILE [level ...]   (default levels 1 6)
+// Input: a `pg_dump -Fc -Z0` file, streamed through `cat` so it arrives in pipe-sized reads as from pg_dump;
+// or, with --command, the stdout of a shell command (pg_dump itself: then the compressors compete for the cores
+// with pg_dump and its server backend, as in a real backup).
+// Usage: node dist/test/bench/gzip-pipeline.bench.js (DUMP_FILE | --command 'pg_dump -Fc -Z0 -d URL') [level ...]
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
@@ -14,14 +16,33 @@ import { gzip as gzipCallback } from 'node:zlib';
 import { createCompressor, createDecompressor } from '../../src/pipeline/compression.js';
 
 const gzipBlock = promisify(gzipCallback);
-const [file, ...levelArgs] = process.argv.slice(2);
-if (!file) {
-  console.error('usage: node dist/test/bench/gzip-pipeline.bench.js DUMP_FILE [level ...]');
+const argv = process.argv.slice(2);
+const command = argv[0] === '--command' ? argv[1] : undefined;
+const file = command === undefined ? argv[0] : undefined;
+const levelArgs = argv.slice(command === undefined ? 1 : 2);
+if (!file && !command) {
+  console.error("usage: node dist/test/bench/gzip-pipeline.bench.js (DUMP_FILE | --command 'pg_dump …') [level ...]");
   process.exit(2);
 }
 const levels = levelArgs.length > 0 ? levelArgs.map(Number) : [1, 6];
-const inputBytes = statSync(file).size;
-const inputSha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+/** The input as a shell command writing it to stdout. */
+const source = command ?? `cat ${JSON.stringify(file)}`;
+// One untimed pass: the input's size and hash (and a warm page cache). A command's output may differ between
+// runs (pg_dump stamps its archives) and is only measured for its size.
+const { inputBytes, inputSha256 } = await (async () => {
+  if (file) return { inputBytes: statSync(file).size, inputSha256: createHash('sha256').update(readFileSync(file)).digest('hex') };
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      callback();
+    },
+  });
+  await pipeline(fromSource(), sink);
+  return { inputBytes: bytes, inputSha256: hash.digest('hex') };
+})();
 
 interface Measured {
   seconds: number;
@@ -119,9 +140,9 @@ async function measure(run: () => Promise<{ outBytes: number; writes: number; pi
   return { seconds, outBytes, main: after.main - before.main, threads: after.threads - before.threads, writes, piecesBytes };
 }
 
-/** The file as pg_dump's stdout would deliver it: through a pipe, in reads of up to 64 KiB. */
-function fromPipe(): Readable {
-  return spawn('cat', [file!], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout;
+/** The input as pg_dump's stdout delivers it: through a pipe, in reads of up to 64 KiB. */
+function fromSource(): Readable {
+  return spawn('bash', ['-c', source], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout;
 }
 
 function threadCpu(): { main: number; threads: number } {
@@ -144,7 +165,7 @@ function line(label: string, m: Measured): string {
 
 async function viaProgram(level: number): Promise<Measured> {
   const started = performance.now();
-  const child = spawn('bash', ['-c', `cat "$1" | gzip -${level} | wc -c`, 'bash', file!], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('bash', ['-c', `${source} | gzip -${level} | wc -c`], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
@@ -153,19 +174,19 @@ async function viaProgram(level: number): Promise<Measured> {
   return { seconds: (performance.now() - started) / 1000, outBytes: Number(out.trim()), main: 0, threads: 0, writes: 0, piecesBytes: 0 };
 }
 
-console.log(`input ${(inputBytes / 1e6).toFixed(1)} MB (${file}); ${availableParallelism()} cores; CPU seconds of this node process`);
+console.log(`input ${(inputBytes / 1e6).toFixed(1)} MB (\`${source}\`); ${availableParallelism()} cores; CPU seconds of this node process`);
 console.log('');
 console.log('| run | wall | input rate | output | node main CPU | node other threads CPU | pieces handed to zlib |');
 console.log('| --- | --- | --- | --- | --- | --- | --- |');
 for (const level of levels) {
-  console.log(line(`gzip -${level} (the program, \`cat | gzip | wc\`)`, await viaProgram(level)));
+  console.log(line(`gzip -${level} (the program: \`… | gzip -${level} | wc -c\`)`, await viaProgram(level)));
   console.log(
     line(
       `pipeline compressor, level ${level}, pipe reads`,
       await measure(async () => {
         const count = pieces();
         const sink = counter();
-        await pipeline(fromPipe(), count, createCompressor({ algorithm: 'gzip', level }), sink);
+        await pipeline(fromSource(), count, createCompressor({ algorithm: 'gzip', level }), sink);
         return { outBytes: sink.bytes, writes: count.count };
       }),
     ),
@@ -176,7 +197,7 @@ for (const level of levels) {
       await measure(async () => {
         const count = pieces(1024 * 1024);
         const sink = counter();
-        await pipeline(fromPipe(), count, createCompressor({ algorithm: 'gzip', level }), sink);
+        await pipeline(fromSource(), count, createCompressor({ algorithm: 'gzip', level }), sink);
         return { outBytes: sink.bytes, writes: count.count };
       }),
     ),
@@ -195,11 +216,13 @@ for (const level of levels) {
           callback(null, chunk);
         },
       });
-      await pipeline(fromPipe(), parallelGzip(level, blockSize * 1024 * 1024, parallel), keep, sink);
+      await pipeline(fromSource(), parallelGzip(level, blockSize * 1024 * 1024, parallel), keep, sink);
       return { outBytes: sink.bytes, writes: Math.ceil(inputBytes / (blockSize * 1024 * 1024)) };
     });
     console.log(line(`gzip members of ${blockSize} MiB, level ${level}, ${parallel} at once`, measured));
     // The members concatenated are one valid gzip stream: the pipeline's decompressor restores the input.
+    // (pg_dump stamps each archive with its start time, so only a file input can be compared byte for byte.)
+    if (!file) continue;
     const restored = createHash('sha256');
     const hashing = new Writable({
       write(chunk: Buffer, _encoding, callback) {
@@ -220,7 +243,7 @@ const keep = new Writable({
     callback();
   },
 });
-await pipeline(fromPipe(), createCompressor({ algorithm: 'gzip', level: levels[0]! }), keep);
+await pipeline(fromSource(), createCompressor({ algorithm: 'gzip', level: levels[0]! }), keep);
 console.log(
   line(
     `gunzip of the level-${levels[0]} stream (verify's decompressor, 1 MiB reads)`,
