@@ -9,7 +9,6 @@ import { createWalAccess } from '../backup/wal-access.js';
 import { rebuildCatalog } from '../catalog/rebuild.js';
 import { migrateCatalog } from '../catalog/migrate.js';
 import { type Config, loadConfig, redactConfig, secretValues } from '../config/index.js';
-import { runDemo } from '../demo/demo.js';
 import { runRestoreDrill } from '../drill/drill.js';
 import { formatDrills } from '../drill/format.js';
 import { PgwardenError, UsageError, errorMessage } from '../errors.js';
@@ -18,14 +17,11 @@ import { backupRoleSql } from '../postgres/backup-role.js';
 import { connect } from '../postgres/connection.js';
 import { type PitrTarget, lsnValue, restorePitr } from '../restore/pitr.js';
 import { restoreBackup } from '../restore/restore.js';
-import { createNotifiers } from '../alerting/notifiers/index.js';
 import type { ChannelName } from '../alerting/notify-types.js';
-import { createRouter } from '../alerting/router.js';
 import { failoverStatus, promoteStandby } from '../replication/failover.js';
 import { archiveCommandFor, restoreCommandFor } from '../wal/commands.js';
 import { defaultIo, type Io, positiveInt, reportError } from './common.js';
 import { addWalCommands } from './wal-commands.js';
-import { startService } from '../service/serve.js';
 import { verifyBackup } from '../verify/verify-backup.js';
 import { formatBackupList, formatFailover, formatHealth, formatRestore, printJson } from './output.js';
 
@@ -155,6 +151,9 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .action(async () => {
       const cfg = await config();
       const logger = createLogger({ level: cfg.logLevel, secrets: secretValues(cfg) });
+      // The service, the notifiers' SDKs and express load only for the commands that need them: a backup's
+      // process stays small (peak RSS is a target).
+      const { startService } = await import('../service/serve.js');
       const service = await startService(cfg, { logger, configPath: configPath() });
       io.out(`pgwarden serve listening on ${service.url}\n`);
       if (!abort.signal.aborted) await new Promise<void>((done) => abort.signal.addEventListener('abort', () => done(), { once: true }));
@@ -319,6 +318,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .description('send a test message through one channel (recorded like any notification)')
     .addOption(new Option('--channel <name>', 'the channel').choices(['email', 'slack', 'pagerduty', 'sms']).makeOptionMandatory())
     .action(async (opts: { channel: ChannelName }) => {
+      const { createNotifiers } = await import('../alerting/notifiers/index.js');
+      const { createRouter } = await import('../alerting/router.js');
       const outcome = await withApp(async (app) => {
         const notifiers = createNotifiers(app.config.channels, { logger: app.logger });
         const router = createRouter({ notifiers, routes: app.config.alerts.routes, pool: app.pool, logger: app.logger, deliverOptions: { attempts: 3 } });
@@ -333,6 +334,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('--once', 'run one cycle and exit')
     .option('--dir <path>', 'where storage and the clusters go', '.pgwarden-demo')
     .action(async (opts: { once?: boolean; dir: string }) => {
+      const { runDemo } = await import('../demo/demo.js');
       await runDemo({ dir: opts.dir, once: opts.once === true, out: io.out, signal: abort.signal });
     });
 
