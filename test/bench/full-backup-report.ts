@@ -124,7 +124,8 @@ export interface DatabaseInfo {
   rows: Record<string, number>;
 }
 
-export const TARGETS = { wallRatio: 1.1, peakRssBytes: 150 * 1024 * 1024 };
+// The issue's targets. Memory is in MB (10^6 bytes) as the issue states it, and so are all RSS figures printed.
+export const TARGETS = { wallRatio: 1.1, peakRssBytes: 150e6 };
 
 export function spread(values: number[]): Spread {
   const sorted = [...values].sort((a, b) => a - b);
@@ -195,11 +196,10 @@ export function summarise(levels: number[], baselines: BaselineRun[], runs: Pgwa
 // ---- text ----
 
 const MB = 1e6;
-const MiB = 1024 * 1024;
 const s = (seconds: number) => `${seconds.toFixed(1)} s`;
 const range = (x: Spread) => `${s(x.median)} (${x.min.toFixed(1)}–${x.max.toFixed(1)})`;
 const mb = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`;
-const mib = (bytes: number) => `${Math.round(bytes / MiB)} MiB`;
+const rss = (bytes: number) => `${Math.round(bytes / MB)} MB`;
 const cpu = (seconds: number | undefined) => (seconds === undefined ? '–' : seconds.toFixed(1));
 
 export interface Extras {
@@ -276,7 +276,7 @@ export function formatReport(machine: Machine, db: DatabaseInfo, rounds: number,
   lines.push(
     `Floor: \`pg_dump -Fc -Z0 > file\` alone ${range(floor)}, ${mb(spread(extras.floor.map((f) => f.bytes)).median)} ` +
       `(pg_dump ${cpu(medianOf(extras.floor.map((f) => f.cpuSeconds))['pg_dump'])} s CPU, server ${cpu(medianOf(extras.floor.map((f) => f.cpuSeconds))['server'])} s). ` +
-      `Peak RSS of an idle pgwarden process (\`config check\`): ${mib(extras.idleRssBytes)}.`,
+      `Peak RSS of an idle pgwarden process (\`config check\`): ${rss(extras.idleRssBytes)}.`,
   );
   lines.push('');
   lines.push('| gzip | run | wall | dump phase | verify phase | dump / pipeline | total / pipeline | stored | peak RSS |');
@@ -285,14 +285,14 @@ export function formatReport(machine: Machine, db: DatabaseInfo, rounds: number,
     const b = c.baseline;
     lines.push(
       `| -${c.level} | pipeline | ${range(b.wall)} (fsync ${s(b.fsync.median)}) | | | 1.00 | 1.00 | ${mb(b.storedBytes)} | ` +
-        `${Object.entries(b.peakRssBytes).map(([name, bytes]) => `${name} ${mib(bytes)}`).join(', ')} |`,
+        `${Object.entries(b.peakRssBytes).map(([name, bytes]) => `${name} ${rss(bytes)}`).join(', ')} |`,
     );
     for (const p of c.pgwarden) {
-      const children = Object.entries(p.childPeakRssBytes).map(([name, bytes]) => `${name} ${mib(bytes)}`).join(', ');
+      const children = Object.entries(p.childPeakRssBytes).map(([name, bytes]) => `${name} ${rss(bytes)}`).join(', ');
       lines.push(
         `| -${c.level} | pgwarden${p.encrypted ? ' + AES-GCM' : ''} | ${range(p.total)} | ${range(p.dump)} | ${range(p.verify)} | ` +
           `**${p.dumpRatio.toFixed(2)}** (${ratioRange(p.roundDumpRatio)}) | **${p.totalRatio.toFixed(2)}** (${ratioRange(p.roundTotalRatio)}) | ${mb(p.storedBytes)} (${signedPct(p.storedBytes / b.storedBytes - 1)}) | ` +
-          `node **${mib(p.peakRssBytes.max)}** (dump ${mib(p.dumpPhaseRssBytes)}, verify ${mib(p.verifyPhaseRssBytes)}; ${children}) |`,
+          `node ${rss(p.peakRssBytes.median)}, max **${rss(p.peakRssBytes.max)}** (highest in dump ${rss(p.dumpPhaseRssBytes)}, in verify ${rss(p.verifyPhaseRssBytes)}; ${children}) |`,
       );
     }
   }
@@ -304,8 +304,8 @@ export function formatReport(machine: Machine, db: DatabaseInfo, rounds: number,
         .flatMap((c) =>
           c.pgwarden.map(
             (p) =>
-              `-${c.level}${p.encrypted ? ' enc' : ''}: rss ${mib(p.memoryPeaks['rss'] ?? 0)}, V8 heap ${mib(p.memoryPeaks['heapTotal'] ?? 0)} ` +
-              `(used ${mib(p.memoryPeaks['heapUsed'] ?? 0)}), Buffers ${mib(p.memoryPeaks['arrayBuffers'] ?? 0)}`,
+              `-${c.level}${p.encrypted ? ' enc' : ''}: rss ${rss(p.memoryPeaks['rss'] ?? 0)}, V8 heap ${rss(p.memoryPeaks['heapTotal'] ?? 0)} ` +
+              `(used ${rss(p.memoryPeaks['heapUsed'] ?? 0)}), Buffers ${rss(p.memoryPeaks['arrayBuffers'] ?? 0)}`,
           ),
         )
         .join('; ') +
@@ -361,7 +361,8 @@ function targetLines(configs: ConfigSummary[]): string[] {
     `Targets: wall-time ratio ≤ ${TARGETS.wallRatio.toFixed(2)} — dump phase ${verdict(dumpOk)} ` +
       `(${all.map(({ label, p }) => `${label}: ${p.dumpRatio.toFixed(2)}`).join(', ')}); ` +
       `whole command incl. verification ${verdict(totalOk)} (${all.map(({ label, p }) => `${label}: ${p.totalRatio.toFixed(2)}`).join(', ')}).`,
-    `Peak RSS of the pgwarden process ≤ ${mib(TARGETS.peakRssBytes)} — ${verdict(rssOk)} (highest ${mib(Math.max(...all.map(({ p }) => p.peakRssBytes.max)))}).`,
+    `Peak RSS of the pgwarden process ≤ ${rss(TARGETS.peakRssBytes)} in every run — ${verdict(rssOk)} ` +
+      `(${all.map(({ label, p }) => `${label}: median ${rss(p.peakRssBytes.median)}, max ${rss(p.peakRssBytes.max)}`).join('; ')}).`,
   ];
 }
 

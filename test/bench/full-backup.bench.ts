@@ -41,14 +41,7 @@ const { values: args } = parseArgs({
   },
 });
 
-// --report FILE: print the table of an earlier results file again (with this version's formatting), and stop.
-if (args.report !== undefined) {
-  const saved = JSON.parse(readFileSync(args.report, 'utf8')) as SavedResults;
-  const configs = summarise(saved.levels, saved.baselines, saved.runs);
-  console.log(formatReport(saved.machine, saved.database, saved.rounds, configs, { floor: saved.floor, idleRssBytes: saved.idleRssBytes }));
-  console.log(`\n${formatQuietRounds(saved.levels, saved.baselines, saved.runs)}`);
-  process.exit(0);
-}
+/** What writeResults stores, and --report reads back. */
 interface SavedResults {
   machine: Machine;
   database: DatabaseInfo;
@@ -60,11 +53,20 @@ interface SavedResults {
   idleRssBytes: number;
 }
 
+// --report FILE: print the table of an earlier results file again (with this version's formatting), and stop.
+if (args.report !== undefined) {
+  const saved = JSON.parse(readFileSync(args.report, 'utf8')) as SavedResults;
+  const configs = summarise(saved.levels, saved.baselines, saved.runs);
+  console.log(formatReport(saved.machine, saved.database, saved.rounds, configs, { floor: saved.floor, idleRssBytes: saved.idleRssBytes }));
+  console.log(`\n${formatQuietRounds(saved.levels, saved.baselines, saved.runs)}`);
+  process.exit(0);
+}
+
 const scale = Number(args.scale);
 const rounds = Number(args.rounds);
 const levels = args.levels.split(',').map(Number);
 if (!(scale > 0) || !(rounds >= 1) || levels.some((l) => !Number.isInteger(l) || l < 1 || l > 9)) {
-  console.error('usage: npm run bench -- [--scale GB] [--rounds N] [--levels 1,6] [--keep-dir DIR] [--cpu-prof]');
+  console.error('usage: npm run bench -- [--scale GB] [--rounds N] [--levels 1,6] [--keep-dir DIR] [--cpu-prof] [--report FILE]');
   process.exit(2);
 }
 
@@ -122,7 +124,7 @@ try {
         runs.push(run);
         log(
           `round ${round} gzip -${level}: pgwarden${encrypted ? ' + AES-GCM' : ''} ${run.wallSeconds.toFixed(1)} s ` +
-            `(dump ${run.dumpSeconds.toFixed(1)} s, verify ${run.verifySeconds.toFixed(1)} s), peak RSS ${Math.round(run.peakRssBytes / 1048576)} MiB`,
+            `(dump ${run.dumpSeconds.toFixed(1)} s, verify ${run.verifySeconds.toFixed(1)} s), peak RSS ${Math.round(run.peakRssBytes / 1e6)} MB`,
         );
       }
     }
