@@ -68,40 +68,18 @@ const START_ATTEMPTS = 3;
 const TOOL_TIMEOUT_MS = 120_000;
 
 export async function startCluster(options: StartClusterOptions = {}): Promise<Cluster> {
-  const log = options.log ?? (() => {});
-  const superuser = options.superuser ?? 'postgres';
-  const binDir = await findPgBinDir({ binDir: options.binDir, tool: 'initdb' });
-  const owner = await serverOwner();
-  const baseDir = await makeBaseDir(options.baseDir);
-  const dataDir = join(baseDir, 'data');
-  const socketDir = join(baseDir, 'run');
-  const logFile = join(baseDir, 'server.log');
-  const tool = (name: string, args: string[]) => runTool(join(binDir, name), args, { owner, cwd: baseDir });
-
-  try {
-    await mkdir(socketDir, { mode: 0o700 });
-    if (owner !== undefined) {
-      await chown(baseDir, owner.uid, owner.gid);
-      await chown(socketDir, owner.uid, owner.gid);
-      await checkOwnerCanWrite(owner, baseDir);
-    }
-
-    log(`initdb ${dataDir}`);
-    await initdb(tool, dataDir, superuser);
-    await writeHba(dataDir, options.hbaLines ?? []);
-    await appendFile(join(dataDir, 'postgresql.conf'), `\n# pgwarden: test settings\ninclude 'pgwarden.conf'\n`);
-
-    const port = await startPostmaster({ ...options, tool, dataDir, socketDir, logFile, owner, log });
-    const pid = await readPostmasterPid(dataDir);
-    if (pid !== undefined) trackPostmaster(pid, dataDir, baseDir);
-    log(`postgresql started on 127.0.0.1:${port} (pid ${pid ?? 'unknown'})`);
-    return makeCluster({ port, superuser, baseDir, dataDir, socketDir, logFile, binDir, tool, log });
-  } catch (error) {
-    // A half-started cluster is useless to the caller and must not outlive this call.
-    await killPostmaster(dataDir, undefined).catch(() => {});
-    await rm(baseDir, { recursive: true, force: true }).catch(() => {});
-    throw error;
-  }
+  const { hbaLines, ...rest } = options;
+  return startFrom(
+    {
+      ...rest,
+      async populate({ dataDir, run }) {
+        await initdb(run, dataDir, options.superuser ?? 'postgres');
+        await writeHba(dataDir, hbaLines ?? []);
+        await appendFile(join(dataDir, 'postgresql.conf'), `\n# pgwarden: test settings\ninclude 'pgwarden.conf'\n`);
+      },
+    },
+    'initdb',
+  );
 }
 
 type Tool = (name: string, args: string[]) => Promise<string>;
@@ -128,10 +106,15 @@ export interface StartClusterFromOptions extends Omit<StartClusterOptions, 'hbaL
  * Like startCluster, but the data directory comes from `populate` rather than initdb: a standby made
  * by pg_basebackup, say. Same ports, settings, safety net and stop/destroy semantics as startCluster.
  */
-export async function startClusterFrom(options: StartClusterFromOptions): Promise<Cluster> {
+export function startClusterFrom(options: StartClusterFromOptions): Promise<Cluster> {
+  return startFrom(options, 'pg_ctl');
+}
+
+/** Both ways to start a cluster: make the base dir, let `populate` create the data dir, start, track. */
+async function startFrom(options: StartClusterFromOptions, requiredTool: string): Promise<Cluster> {
   const log = options.log ?? (() => {});
   const superuser = options.superuser ?? 'postgres';
-  const binDir = await findPgBinDir({ binDir: options.binDir, tool: 'pg_ctl' });
+  const binDir = await findPgBinDir({ binDir: options.binDir, tool: requiredTool });
   const owner = await serverOwner();
   const baseDir = await makeBaseDir(options.baseDir);
   const dataDir = join(baseDir, 'data');
@@ -146,7 +129,7 @@ export async function startClusterFrom(options: StartClusterFromOptions): Promis
       await chown(socketDir, owner.uid, owner.gid);
       await checkOwnerCanWrite(owner, baseDir);
     }
-    log(`populating ${dataDir}`);
+    log(`creating ${dataDir}`);
     await options.populate({ dataDir, baseDir, binDir, run: tool });
 
     const port = await startPostmaster({ ...options, tool, dataDir, socketDir, logFile, owner, log });
@@ -155,6 +138,7 @@ export async function startClusterFrom(options: StartClusterFromOptions): Promis
     log(`postgresql started on 127.0.0.1:${port} (pid ${pid ?? 'unknown'})`);
     return makeCluster({ port, superuser, baseDir, dataDir, socketDir, logFile, binDir, tool, log });
   } catch (error) {
+    // A half-started cluster is useless to the caller and must not outlive this call.
     await killPostmaster(dataDir, undefined).catch(() => {});
     await rm(baseDir, { recursive: true, force: true }).catch(() => {});
     throw error;
