@@ -5,6 +5,9 @@ import type { Readable, Writable } from 'node:stream';
 /** 'freeSpace': the driver can say how many bytes fit (local disks; object stores are unbounded). */
 export type StorageFeature = 'freeSpace';
 
+/** What a target is, for retention (cloud copies keep longer), cost and lifecycle rules. */
+export type StorageKind = 'local' | 's3' | 'gcs';
+
 export interface ObjectInfo {
   /** Path relative to the target's root, '/'-separated. */
   path: string;
@@ -24,6 +27,7 @@ export interface StorageWriter {
 export interface StorageDriver {
   /** The target's name in config, messages and manifests: 'local', 's3', 'gcs', …. */
   readonly name: string;
+  readonly kind: StorageKind;
   readonly features: ReadonlySet<StorageFeature>;
   /** Where the target is, for messages: a directory or a bucket URL. */
   readonly location: string;
@@ -35,6 +39,11 @@ export interface StorageDriver {
   remove(path: string): Promise<void>;
   /** Bytes that can still be written; only when `features.has('freeSpace')`. */
   freeBytes?(path: string): Promise<number>;
+  /**
+   * Proves the target is usable now (the directory or bucket exists, the credentials are accepted) with one
+   * cheap request; throws a StorageError naming the target and what to fix.
+   */
+  check(): Promise<void>;
   /** Removes objects left by writers that never committed (a crash mid-backup) under `prefix`. */
   removeIncomplete(prefix: string): Promise<string[]>;
 }

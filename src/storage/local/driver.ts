@@ -1,7 +1,8 @@
 // Local-disk storage target. Objects are files under `root`; a write goes to `<name>.tmp-<random>` (mode 0600),
 // is fsynced, then renamed and the directory fsynced, so a crash never leaves a file that looks complete.
 import { randomBytes } from 'node:crypto';
-import { chown, type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, chown, type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { StorageError, StorageFullError } from '../../errors.js';
@@ -64,8 +65,21 @@ export function createLocalDriver(options: LocalDriverOptions): StorageDriver {
 
   return {
     name,
+    kind: 'local',
     features,
     location: root,
+
+    async check() {
+      try {
+        await mkdir(root, { recursive: true });
+        await access(root, constants.W_OK);
+      } catch (error) {
+        throw new StorageError(`storage target ${name}: ${root} is not a writable directory: ${(error as Error).message}`, {
+          hints: ['create the directory and give the user pgwarden runs as write access to it'],
+          cause: error,
+        });
+      }
+    },
 
     async stat(path) {
       try {
