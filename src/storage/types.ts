@@ -24,6 +24,26 @@ export interface StorageWriter {
   abort(): Promise<void>;
 }
 
+/** What the bucket itself should do with old objects, so a bucket stays bounded even if pgwarden stops. */
+export interface LifecyclePolicy {
+  /** Only objects under this key prefix ('' for the whole bucket). */
+  prefix: string;
+  /** Move objects to the provider's cold class (S3 Glacier) after this many days; absent keeps the class. */
+  coldAfterDays?: number | undefined;
+  /** Delete objects this many days after they were written. */
+  expireAfterDays: number;
+}
+
+/** Bucket lifecycle rules, on targets whose provider has them (S3, GCS). */
+export interface LifecycleSupport {
+  /** The provider's own document for `policy` (S3 LifecycleConfiguration, GCS lifecycle), printed as JSON. */
+  document(policy: LifecyclePolicy): unknown;
+  /** The document the bucket has now, or undefined when it has none. */
+  current(): Promise<unknown>;
+  /** Writes `document(policy)` to the bucket, replacing its lifecycle configuration. */
+  apply(policy: LifecyclePolicy): Promise<void>;
+}
+
 export interface StorageDriver {
   /** The target's name in config, messages and manifests: 'local', 's3', 'gcs', …. */
   readonly name: string;
@@ -44,6 +64,8 @@ export interface StorageDriver {
    * cheap request; throws a StorageError naming the target and what to fix.
    */
   check(): Promise<void>;
+  /** Present on object stores with bucket lifecycle rules. */
+  readonly lifecycle?: LifecycleSupport | undefined;
   /** Removes objects left by writers that never committed (a crash mid-backup) under `prefix`. */
   removeIncomplete(prefix: string): Promise<string[]>;
 }
