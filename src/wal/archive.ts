@@ -223,14 +223,19 @@ export interface ArchivedWal {
 }
 
 export async function listArchivedWal(storage: StorageDriver, prefix: string, database: string): Promise<ArchivedWal> {
+  return archivedWalOf(await storage.list(`${walRoot(prefix, database)}/`), prefix, database);
+}
+
+/** The archive of one database as a listing shows it (objects outside its WAL folder are ignored): no I/O. */
+export function archivedWalOf(infos: readonly ObjectInfo[], prefix: string, database: string): ArchivedWal {
   const root = `${walRoot(prefix, database)}/`;
-  const infos = await storage.list(root);
   const objects = new Map<string, ArchivedObject>();
   const segments = new Map<number, string[]>();
   const histories: string[] = [];
   const partials: string[] = [];
   const backupFiles: string[] = [];
-  for (const info of infos.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+  for (const info of [...infos].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    if (!info.path.startsWith(root)) continue;
     const object = archivedObjectOf(info, root);
     if (!object || objects.has(object.name)) continue;
     objects.set(object.name, object);
