@@ -17,6 +17,10 @@ import { backupRoleSql } from '../postgres/backup-role.js';
 import { connect } from '../postgres/connection.js';
 import { type PitrTarget, lsnValue, restorePitr } from '../restore/pitr.js';
 import { restoreBackup } from '../restore/restore.js';
+import { cleanupContextFor, cleanupDatabases, runCleanup } from '../retention/cleanup.js';
+import { formatCleanup, formatCleanupErrors } from '../retention/format.js';
+import { CLEANUP_JOB } from '../scheduler/jobs.js';
+import { createJobLocks } from '../scheduler/locks.js';
 import type { ChannelName } from '../alerting/notify-types.js';
 import { failoverStatus, promoteStandby } from '../replication/failover.js';
 import { archiveCommandFor, restoreCommandFor } from '../wal/commands.js';
@@ -111,6 +115,35 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         if (result.started) io.out(`server running on port ${result.port}: recovery finished in ${result.recovery_seconds}s (${result.total_seconds}s in all)\n`);
         else io.out(`start it with: pg_ctl -D ${result.data_dir} start\n`);
       }
+    });
+
+  program
+    .command('cleanup')
+    .description('apply retention: remove expired backup copies from every target, and the WAL no retained base backup needs')
+    .option('--dry-run', 'print what would be removed and why, with the recovery window before and after; remove nothing')
+    .option('-d, --database <name>', 'only this database')
+    .option('--json', 'print JSON')
+    .action(async (opts: { dryRun?: boolean; database?: string; json?: boolean }) => {
+      const report = await withApp(async (app) => {
+        const databases = cleanupDatabases(app.config, opts.database);
+        const ctx = cleanupContextFor(app, createWalAccess(app, { configPath: configPath() }), abort.signal);
+        const run = () => runCleanup(ctx, { databases, dryRun: opts.dryRun === true, actor });
+        if (opts.dryRun) return run();
+        // The same lock as the scheduled job: two cleanups never remove side by side.
+        const release = await createJobLocks(app.catalogClient).tryLock(CLEANUP_JOB);
+        if (!release) {
+          throw new PgwardenError('another cleanup is running (pgwarden serve\'s scheduled cleanup or another cleanup command)', { hints: ['wait for it to finish, then run cleanup again'] });
+        }
+        try {
+          return await run();
+        } finally {
+          await release();
+        }
+      });
+      if (opts.json) printJson(io.out, report);
+      else io.out(formatCleanup(report));
+      io.err(formatCleanupErrors(report));
+      if (!report.ok) exitCode = 1;
     });
 
   const failover = program.command('failover').description('standbys: status and promotion');

@@ -1,6 +1,5 @@
-// The jobs `pgwarden serve` schedules, built from the config: a full backup per database (its own schedule
-// or the global one) and the health check. Kinds that arrive with later issues (base, incremental,
-// cleanup) join this list when they exist.
+// The jobs `pgwarden serve` schedules, built from the config: backups per database and kind (their own
+// schedule or the global one), restore drills, retention cleanup and the health check.
 import type { Pgwarden } from '../app/open.js';
 import { runBaseBackup } from '../backup/base.js';
 import { runFullBackup } from '../backup/full.js';
@@ -12,6 +11,7 @@ import type { DatabaseConfig } from '../config/index.js';
 import { runRestoreDrill } from '../drill/drill.js';
 import { lastSuccessfulDrill } from '../drill/record.js';
 import { PgwardenError } from '../errors.js';
+import { cleanupContextFor, cleanupDatabases, runCleanup, summarizeProblems } from '../retention/cleanup.js';
 import type { JobSpec } from './types.js';
 
 export interface JobHooks {
@@ -27,6 +27,9 @@ export function backupJobName(kind: 'full' | 'base' | 'incremental', database: s
 export function fullBackupJobName(database: string): string {
   return backupJobName('full', database);
 }
+
+/** The cleanup job's name, also the lock `pgwarden cleanup` takes so the two never run side by side. */
+export const CLEANUP_JOB = 'cleanup';
 
 export function drillJobName(database: string): string {
   return `drill:${database}`;
@@ -94,6 +97,20 @@ export function buildJobs(app: Pgwarden, hooks: JobHooks, wal: WalAccess): JobSp
       },
     });
   }
+  // Retention (schedules.cleanup): the same code as `pgwarden cleanup`, over every database and target.
+  jobs.push({
+    name: CLEANUP_JOB,
+    schedule: config.schedules.cleanup,
+    async run({ signal, params, reason }) {
+      try {
+        const actor = params['actor'] ?? (reason === 'manual' ? 'api' : 'scheduler');
+        const report = await runCleanup(cleanupContextFor(app, wal, signal), { databases: cleanupDatabases(config, undefined), dryRun: false, actor });
+        if (!report.ok) throw new PgwardenError(`cleanup finished with problems${summarizeProblems(report)}`);
+      } finally {
+        await hooks.afterJob();
+      }
+    },
+  });
   jobs.push({
     name: 'health-check',
     schedule: config.schedules.healthCheck,
