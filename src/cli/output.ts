@@ -1,5 +1,6 @@
 // How commands print data for people (aligned tables) and for programs (--json).
 import type { BackupRow, HealthRow } from '../catalog/types.js';
+import type { SyncReport } from '../copies/sync.js';
 import type { RestoreResult } from '../restore/restore.js';
 import { formatBytes } from '../backup/precheck.js';
 
@@ -18,18 +19,36 @@ const time = (d: Date | null) => (d ? d.toISOString().replace(/\.\d{3}Z$/, 'Z') 
 export function formatBackupList(rows: BackupRow[]): string {
   if (rows.length === 0) return 'no backups\n';
   return formatTable(
-    ['BACKUP ID', 'DATABASE', 'TYPE', 'STATUS', 'SIZE', 'CREATED', 'VERIFIED', 'ERROR'],
+    ['BACKUP ID', 'DATABASE', 'TYPE', 'STATUS', 'COPIES', 'SIZE', 'CREATED', 'VERIFIED', 'ERROR'],
     rows.map((r) => [
       r.backupId,
       r.database,
       r.type,
-      r.status,
+      r.status === 'succeeded' && Object.values(r.storage).some((c) => c.status === 'failed') ? 'degraded' : r.status,
+      formatCopies(r),
       r.fileSize === null ? '-' : formatBytes(r.fileSize),
       time(r.createdAt),
       r.verificationStatus ? `${r.verificationStatus} ${time(r.verifiedAt)}` : '-',
       r.error ? (r.error.length > 80 ? `${r.error.slice(0, 77)}...` : r.error) : '',
     ]),
   );
+}
+
+/** `local,s3 missing:gcs` — where a backup's copies are (stored), and which targets lack one. */
+function formatCopies(r: BackupRow): string {
+  const by = (status: string) => Object.entries(r.storage).filter(([, c]) => c.status === status).map(([t]) => t);
+  const missing = by('failed');
+  return [by('stored').join(',') || '-', missing.length > 0 ? `missing:${missing.join(',')}` : ''].filter(Boolean).join(' ');
+}
+
+export function formatSyncReport(report: SyncReport): string {
+  const lines: string[] = [];
+  for (const u of report.unreachable) lines.push(`unreachable ${u.target}: ${u.error}`);
+  for (const c of report.copied) lines.push(`copied ${c.backupId} to ${c.target} (from ${c.from})`);
+  for (const f of report.failed) lines.push(`FAILED ${f.backupId} to ${f.target}: ${f.error}`);
+  for (const w of report.walCopied) lines.push(`copied ${w.objects} WAL files of ${w.database} to ${w.target}`);
+  for (const f of report.walFailed) lines.push(`FAILED WAL of ${f.database} to ${f.target}: ${f.error}`);
+  return `${lines.length > 0 ? lines.join('\n') : 'every reachable target holds every backup and WAL file'}\n`;
 }
 
 export function formatHealth(rows: HealthRow[]): string {
