@@ -3,6 +3,7 @@
 // each storage target hold.
 
 import pg from 'pg';
+import { errorMessage } from '../errors.js';
 import { connectionError, describeUrl } from '../postgres/connection.js';
 import { probeReplication } from '../replication/lag.js';
 import type { StorageDriver } from '../storage/types.js';
@@ -58,11 +59,16 @@ export async function checkDatabase(database: MetricsDatabase, timeoutMs: number
 export async function measureStorage(drivers: readonly StorageDriver[], prefix: string): Promise<StorageUsage[]> {
   const under = prefix === '' ? '' : `${prefix}/`;
   return Promise.all(
-    drivers.map(async (driver) => {
-      const objects = await driver.list(under);
-      const usedBytes = objects.reduce((sum, o) => sum + o.size, 0);
-      const freeBytes = driver.features.has('freeSpace') && driver.freeBytes ? await driver.freeBytes(under) : null;
-      return { target: driver.name, usedBytes, freeBytes };
+    drivers.map(async (driver): Promise<StorageUsage> => {
+      // One target down must not hide the others: it reports up=0 and its reason instead.
+      try {
+        const objects = await driver.list(under);
+        const usedBytes = objects.reduce((sum, o) => sum + o.size, 0);
+        const freeBytes = driver.features.has('freeSpace') && driver.freeBytes ? await driver.freeBytes(under) : null;
+        return { target: driver.name, up: true, error: null, usedBytes, freeBytes };
+      } catch (error) {
+        return { target: driver.name, up: false, error: errorMessage(error), usedBytes: null, freeBytes: null };
+      }
     }),
   );
 }

@@ -69,6 +69,16 @@ export interface CatalogSnapshot {
   takenAt: Date;
   buckets: readonly number[];
   series: BackupSeries[];
+  /** Per database and storage target: successful backups it holds (and their bytes), and those it misses (degraded). */
+  copies: CopySummary[];
+}
+
+export interface CopySummary {
+  database: string;
+  target: string;
+  stored: number;
+  storedBytes: number;
+  degraded: number;
 }
 
 export interface DatabaseStatus {
@@ -79,7 +89,10 @@ export interface DatabaseStatus {
 
 export interface StorageUsage {
   target: string;
-  usedBytes: number;
+  /** The target answered its listing; when false the byte counts are null and `error` says why. */
+  up: boolean;
+  error: string | null;
+  usedBytes: number | null;
   /** Only for targets that can tell (local disks). */
   freeBytes: number | null;
 }
