@@ -23,7 +23,7 @@ import { archiveCommandFor, restoreCommandFor } from '../wal/commands.js';
 import { defaultIo, type Io, positiveInt, reportError } from './common.js';
 import { addWalCommands } from './wal-commands.js';
 import { verifyBackup } from '../verify/verify-backup.js';
-import { formatBackupList, formatFailover, formatHealth, formatRestore, formatSyncReport, printJson } from './output.js';
+import { formatBackupList, formatFailover, formatHealth, formatCost, formatRestore, formatSyncReport, printJson } from './output.js';
 
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   const abort = new AbortController();
@@ -309,6 +309,18 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       const hasConfig = program.opts<{ config?: string }>().config ?? process.env['PGWARDEN_CONFIG'];
       const databases = hasConfig ? (await config()).databases.map((d) => decodeURIComponent(new URL(d.url).pathname.slice(1))) : [];
       io.out(backupRoleSql({ role: opts.role, databases, replication: opts.replication === true }));
+    });
+
+  program
+    .command('cost')
+    .description('estimated monthly cost per storage target, and what one full restore costs to read out of each')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const { costReport } = await import('../cost/report.js');
+      const report = await withApp((app) => costReport(app));
+      if (opts.json) printJson(io.out, report);
+      else io.out(formatCost(report));
+      if (report.targets.some((t) => 'error' in t)) exitCode = 1;
     });
 
   const storageCommand = program.command('storage').description('the storage targets: reachability, catching up, lifecycle rules');

@@ -1,6 +1,8 @@
 // How commands print data for people (aligned tables) and for programs (--json).
 import type { BackupRow, HealthRow } from '../catalog/types.js';
 import type { SyncReport } from '../copies/sync.js';
+import { formatDollars } from '../cost/estimate.js';
+import type { CostReport } from '../cost/report.js';
 import type { RestoreResult } from '../restore/restore.js';
 import { formatBytes } from '../backup/precheck.js';
 
@@ -39,6 +41,22 @@ function formatCopies(r: BackupRow): string {
   const by = (status: string) => Object.entries(r.storage).filter(([, c]) => c.status === status).map(([t]) => t);
   const missing = by('failed');
   return [by('stored').join(',') || '-', missing.length > 0 ? `missing:${missing.join(',')}` : ''].filter(Boolean).join(' ');
+}
+
+export function formatCost(report: CostReport): string {
+  const rows = report.targets.map((t) =>
+    'error' in t
+      ? [t.target, '-', '-', '-', `cannot list: ${t.error}`]
+      : [
+          t.target,
+          Object.entries(t.bytes).map(([cls, n]) => `${cls} ${formatBytes(n)}`).join(', ') || '0 B',
+          formatDollars(t.monthlyDollars),
+          t.kind === 'local' ? '-' : formatDollars(t.restoreDollars),
+          '',
+        ],
+  );
+  const table = formatTable(['TARGET', 'STORED', 'PER MONTH', 'ONE FULL RESTORE', ''], rows);
+  return `${table}total per month: ${formatDollars(report.monthlyDollars)} (list prices from the config's cost table; requests and minimum storage durations not included)\n`;
 }
 
 export function formatSyncReport(report: SyncReport): string {

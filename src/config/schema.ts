@@ -159,6 +159,17 @@ const retentionSchema = z.strictObject({
   keepLast: positiveInt().optional(),
 });
 
+// Prices in US dollars for `pgwarden cost` and pgwarden_storage_cost_monthly_dollars; defaults are list prices.
+const price = (dollars: number) => z.number().min(0).default(dollars);
+const costSchema = z.strictObject({
+  localGbMonth: price(0.1),
+  s3StandardGbMonth: price(0.023),
+  s3GlacierGbMonth: price(0.004),
+  gcsStandardGbMonth: price(0.02),
+  s3TransferOutGb: price(0.09),
+  gcsTransferOutGb: price(0.12),
+});
+
 const backupSchema = z.strictObject({
   compression: z.enum(['gzip', 'none']).default('gzip'),
   compressionLevel: intInRange(0, 9).default(6),
@@ -283,6 +294,7 @@ export const configSchema = z.strictObject({
   // `prefault` parses `{}` through the inner schema, so an absent section still gets its field defaults.
   schedules: schedulesSchema.prefault({}),
   retention: retentionSchema.prefault({}),
+  cost: costSchema.prefault({}),
   backup: backupSchema.prefault({}),
   wal: walSchema.prefault({}),
   drills: drillsSchema.prefault({}),

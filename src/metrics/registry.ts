@@ -277,6 +277,9 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
   define('storage_used_bytes', 'gauge', 'Bytes pgwarden has stored on this storage target (every object under its prefix).', () =>
     (storage ?? []).flatMap((s) => (s.usedBytes === null ? [] : [{ labels: { target: s.target }, value: s.usedBytes }])),
   );
+  define('storage_cost_monthly_dollars', 'gauge', 'Estimated monthly cost in US dollars of what is stored on this target, from the config cost table (list prices).', () =>
+    (storage ?? []).flatMap((s) => (s.monthlyCostDollars == null ? [] : [{ labels: { target: s.target }, value: s.monthlyCostDollars }])),
+  );
   define('storage_free_bytes', 'gauge', 'Bytes still free on this storage target; only for targets that can tell (local disks).', () =>
     (storage ?? []).flatMap((s) => (s.freeBytes === null ? [] : [{ labels: { target: s.target }, value: s.freeBytes }])),
   );

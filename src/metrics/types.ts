@@ -95,6 +95,8 @@ export interface StorageUsage {
   usedBytes: number | null;
   /** Only for targets that can tell (local disks). */
   freeBytes: number | null;
+  /** Estimated monthly cost of what is stored (config cost table); absent without a price table. */
+  monthlyCostDollars?: number | null | undefined;
 }
 
 /** What the service needs from the config; a full Config fits. */
@@ -104,8 +106,10 @@ export interface MetricsConfig {
     url: string;
     standbys?: readonly StandbyTarget[];
   }[];
-  /** Storage usage counts the objects under this prefix. */
-  storage?: { prefix?: string };
+  /** Storage usage counts the objects under this prefix; S3 objects older than glacierAfterDays are priced as Glacier. */
+  storage?: { prefix?: string; s3?: { bucket: string; glacierAfterDays?: number | undefined } | undefined };
+  /** The price table for the cost estimate; without it, no cost series. */
+  cost?: import('../cost/estimate.js').Prices | undefined;
 }
 
 export type MetricsDatabase = MetricsConfig['databases'][number];

@@ -70,6 +70,7 @@ test('a minimal config (catalog, one database, local storage) gets every default
       timezone: 'UTC',
     },
     retention: { fullDays: 30, incrementalDays: 7, cloudDays: 90 },
+    cost: { localGbMonth: 0.1, s3StandardGbMonth: 0.023, s3GlacierGbMonth: 0.004, gcsStandardGbMonth: 0.02, s3TransferOutGb: 0.09, gcsTransferOutGb: 0.12 },
     backup: { compression: 'gzip', compressionLevel: 6, jobs: 1 },
     wal: { pushTimeoutSeconds: 120 },
     drills: { enabled: true, schedule: '0 4 * * 0' },
