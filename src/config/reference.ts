@@ -98,6 +98,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'schedules.replicationProbeSeconds': 'Seconds between replication-lag probes.',
   'schedules.metricsRefreshSeconds': 'Seconds between refreshes of each replica’s cached catalog-derived metrics.',
   'schedules.timezone': 'IANA time zone the cron expressions are read in, e.g. `UTC`, `Europe/Paris`.',
+  cost: 'Price table for `pgwarden cost` and the cost metric, in US dollars per GiB (list prices by default; set your negotiated ones).',
   retention: 'How long backups are kept; cleanup never deletes the newest verified full backup or WAL a retained base backup needs.',
   'retention.fullDays': 'Days full backups are kept (base backups stay while a retained point-in-time window needs them).',
   'retention.incrementalDays': 'Days incrementals are kept.',
