@@ -23,7 +23,7 @@ import { archiveCommandFor, restoreCommandFor } from '../wal/commands.js';
 import { defaultIo, type Io, positiveInt, reportError } from './common.js';
 import { addWalCommands } from './wal-commands.js';
 import { verifyBackup } from '../verify/verify-backup.js';
-import { formatBackupList, formatFailover, formatHealth, formatCost, formatRestore, formatSyncReport, printJson } from './output.js';
+import { formatBackupList, formatFailover, formatHealth, formatCost, formatLifecycle, formatRestore, formatSyncReport, printJson } from './output.js';
 
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   const abort = new AbortController();
@@ -335,6 +335,22 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       if (opts.json) printJson(io.out, statuses);
       else for (const s of statuses) io.out(`${s.ok ? 'ok    ' : 'FAILED'} ${s.target} (${s.location})${s.ok ? '' : `: ${s.error}`}\n`);
       if (statuses.some((s) => !s.ok)) exitCode = 1;
+    });
+  storageCommand
+    .command('lifecycle')
+    .description('show (--print) or write (--apply) the bucket lifecycle rules of the S3 and GCS targets')
+    .option('--print', 'print each bucket\'s rules and what it has now (the default)')
+    .option('--apply', 'write the rules to every bucket')
+    .option('--json', 'print JSON')
+    .action(async (opts: { print?: boolean; apply?: boolean; json?: boolean }) => {
+      if (opts.print && opts.apply) throw new UsageError('storage lifecycle: choose --print or --apply, not both');
+      const cfg = await config();
+      const { createStorage } = await import('../storage/create.js');
+      const { lifecyclePlan } = await import('../storage/lifecycle.js');
+      const plan = await lifecyclePlan(await createStorage(cfg), cfg, { apply: opts.apply === true });
+      if (opts.json) printJson(io.out, plan);
+      else io.out(formatLifecycle(plan));
+      if (plan.targets.some((t) => t.error)) exitCode = 1;
     });
   storageCommand
     .command('sync')

@@ -3,6 +3,7 @@ import type { BackupRow, HealthRow } from '../catalog/types.js';
 import type { SyncReport } from '../copies/sync.js';
 import { formatDollars } from '../cost/estimate.js';
 import type { CostReport } from '../cost/report.js';
+import type { LifecyclePlan } from '../storage/lifecycle.js';
 import type { RestoreResult } from '../restore/restore.js';
 import { formatBytes } from '../backup/precheck.js';
 
@@ -57,6 +58,18 @@ export function formatCost(report: CostReport): string {
   );
   const table = formatTable(['TARGET', 'STORED', 'PER MONTH', 'ONE FULL RESTORE', ''], rows);
   return `${table}total per month: ${formatDollars(report.monthlyDollars)} (list prices from the config's cost table; requests and minimum storage durations not included)\n`;
+}
+
+export function formatLifecycle(plan: LifecyclePlan): string {
+  const lines: string[] = [];
+  for (const t of plan.targets) {
+    lines.push(`# ${t.target} (${t.location}): ${t.applied ? 'rules written' : t.error ? `FAILED: ${t.error}` : 'rules to apply (--apply writes them)'}`);
+    lines.push(JSON.stringify(t.document, null, 2));
+    if (!t.applied) lines.push(`# what the bucket has now: ${t.current === undefined ? 'no lifecycle rules' : JSON.stringify(t.current)}`);
+  }
+  if (plan.targets.length === 0) lines.push('no S3 or GCS target is configured: lifecycle rules are for buckets');
+  lines.push(...plan.notes.map((n) => `note: ${n}`));
+  return `${lines.join('\n')}\n`;
 }
 
 export function formatSyncReport(report: SyncReport): string {
