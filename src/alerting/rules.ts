@@ -2,7 +2,7 @@
 // snapshot know. The same rules ship as Prometheus rules in alerts/; `check_backup_health()` applies the
 // backup ones in SQL. An alert's identity (fingerprint) is its rule, severity and labels.
 import { createHash } from 'node:crypto';
-import type { BackupSeries, DatabaseStatus, StorageUsage, WalArchiveStatus } from '../metrics/types.js';
+import type { BackupSeries, CopySummary, DatabaseStatus, StorageUsage, WalArchiveStatus } from '../metrics/types.js';
 import type { ReplicationReport } from '../replication/types.js';
 import type { AlertInstance, Severity } from './notify-types.js';
 
@@ -32,6 +32,8 @@ export interface RuleInput {
   databaseStatus?: readonly DatabaseStatus[] | undefined;
   replication?: ReadonlyMap<string, ReplicationReport> | undefined;
   storage?: readonly StorageUsage[] | undefined;
+  /** Per database and target: backups the target misses (from the catalog). */
+  copies?: readonly CopySummary[] | undefined;
   wal?: readonly WalArchiveStatus[] | undefined;
 }
 
@@ -46,6 +48,8 @@ export const RULES = [
   'StorageSpaceLow',
   'IncrementalSizeSpike',
   'RestoreDrillFailed',
+  'BackupDegraded',
+  'StorageTargetDown',
 ] as const;
 export type RuleName = (typeof RULES)[number];
 
@@ -136,6 +140,16 @@ export function evaluateRules(input: RuleInput): AlertInstance[] {
         out.push(alert('ReplicationLagHigh', 'warning', labels, `standby ${standby.name} of ${db.name} is ${ago(standby.lagSeconds)} behind`, now));
       }
     }
+  }
+
+  // A backup held by fewer targets than configured survives one loss less than the operator planned for.
+  for (const copy of input.copies ?? []) {
+    if (copy.degraded > 0) {
+      out.push(alert('BackupDegraded', 'warning', { database: copy.database, target: copy.target }, `${copy.degraded} backup(s) of ${copy.database} are missing on storage target ${copy.target}`, now, 'they are good on the other targets; the storage-sync job copies them once the target is reachable (`pgwarden storage sync` does it now)'));
+    }
+  }
+  for (const target of input.storage ?? []) {
+    if (!target.up) out.push(alert('StorageTargetDown', 'warning', { target: target.target }, `storage target ${target.target} cannot be reached: ${target.error ?? 'unknown error'}`, now, 'backups and WAL still land on the other targets, marked degraded; `pgwarden storage check` says what is wrong'));
   }
 
   // Room for the next backup: the largest expected size of any database and kind, times the factor.

@@ -86,6 +86,7 @@ export function createAlerting(options: AlertingOptions): Alerting {
           databaseStatus: state.databases,
           replication: state.replication,
           storage: state.storage,
+          copies: state.catalog?.copies,
           wal: state.wal,
         });
         options.onEvaluated?.(firing);

@@ -10,7 +10,7 @@ import type { Config } from '../config/index.js';
 import { createKeyRing, type KeyRing } from '../crypto/keyring.js';
 import { connect } from '../postgres/connection.js';
 import { createStorage } from '../storage/create.js';
-import type { StorageDriver } from '../storage/types.js';
+import type { TargetSet } from '../storage/target-set.js';
 
 export interface Pgwarden {
   config: Config;
@@ -18,7 +18,7 @@ export interface Pgwarden {
   pool: pg.Pool;
   catalog: Catalog;
   catalogClient: () => Promise<pg.Client>;
-  storage: StorageDriver;
+  storage: TargetSet;
   keyring: KeyRing | undefined;
   now: () => Date;
   host: string;
@@ -35,7 +35,7 @@ export interface OpenOptions {
 /** Opens the catalog, migrates it and marks runs of dead processes interrupted. */
 export async function openPgwarden(config: Config, options: OpenOptions): Promise<Pgwarden> {
   const logger = options.logger;
-  const storage = createStorage(config, options);
+  const storage = await createStorage(config, options);
   const keyring = config.encryption ? createKeyRing(config.encryption.keys) : undefined;
   const pool = new pg.Pool({ connectionString: config.catalog.url, max: 4, connectionTimeoutMillis: 10_000, application_name: 'pgwarden' });
   pool.on('error', (error) => logger.warn({ err: error }, 'catalog connection lost'));

@@ -13,7 +13,7 @@ import { compressionSuffix } from '../pipeline/compression.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { toolConnection } from '../postgres/connection.js';
 import { startTool, type ToolProcess } from '../postgres/run-tool.js';
-import { writeTextObject } from '../storage/text.js';
+import { copyPolicy, manifestCopies, settleArtifactCopies, writeManifestCopies } from '../copies/settle.js';
 import type { StorageDriver } from '../storage/types.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import { checkDiskSpace, connectSource, findToolsForServer, describeSource, expectedSize, formatBytes } from './precheck.js';
@@ -102,12 +102,13 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
         },
       );
       const artifactPath = `${dir}/${artifactFile}`;
+      const writer = storage.write(artifactPath);
       const written = await writeArtifact({
         source: basebackup.stdout!,
         sourceDone: basebackup.done,
         compression,
         encryptionKey,
-        writers: [storage.write(artifactPath)],
+        writers: [writer],
         signal: ctx.signal,
       }).catch((error: unknown) => {
         if (!archivingStuck) throw error;
@@ -127,9 +128,18 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
         storedBytes: written.storedBytes,
         sha256: written.sha256,
       };
+      const settled = await settleArtifactCopies({
+        storage,
+        path: artifactPath,
+        outcomes: writer.outcomes(),
+        expected: { bytes: written.storedBytes, sha256: written.sha256 },
+        policy: copyPolicy(config),
+        log,
+        signal: ctx.signal,
+      });
       const verifiedAt = ctx.now();
       const check = await verifyBaseArtifact({
-        storage,
+        storage: storage.only(settled.holders),
         path: artifactPath,
         artifact,
         keyring: ctx.keyring,
@@ -159,8 +169,9 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
         tables: { count: 0 },
         expectedBytes: expected,
         verification: { ok: true, at: verifiedAt.toISOString(), error: null, durationSeconds: check.durationSeconds },
+        copies: manifestCopies(settled),
       } satisfies Omit<BackupManifest, 'checksum'>);
-      await writeTextObject(storage, `${dir}/manifest.json`, text);
+      const stored = await writeManifestCopies({ storage, dir, artifactPath, text, ...settled, log });
       return {
         fileSize: written.storedBytes,
         rawSize: written.rawBytes,
@@ -168,7 +179,7 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
         compression: `${compression.algorithm}:${compression.level}`,
         encryptionKeyId: encryptionKey?.id ?? null,
         serverVersion: info.serverVersion,
-        storage: { [storage.name]: { status: 'stored', path: artifactPath } },
+        storage: stored.copies,
         verification: { status: 'ok', at: verifiedAt, error: null },
         manifest,
         summary: `${formatBytes(written.storedBytes)}, WAL ${check.range.startLsn}..${check.range.endLsn} on timeline ${check.range.timeline}`,

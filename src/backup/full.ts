@@ -13,7 +13,7 @@ import { type DumpSource, startDump } from './dump-source.js';
 import { findToolsForServer, checkDiskSpace, checkReadable, connectSource, describeSource, expectedSize, formatBytes } from './precheck.js';
 import { type RunOptions, runInFrame } from './run-frame.js';
 import type { BackupContext, BackupResult } from './types.js';
-import { writeTextObject } from '../storage/text.js';
+import { copyPolicy, manifestCopies, settleArtifactCopies, writeManifestCopies } from '../copies/settle.js';
 import { PgwardenError, errorMessage } from '../errors.js';
 
 // Tables pg_dump writes a TABLE entry for: ordinary and partitioned tables (partitions included) outside the
@@ -77,12 +77,13 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
       // The exact row counts run on this connection, in the snapshot pg_dump reads, while it streams. A failed
       // count stops the dump; a failed dump stops the counts after the table being counted.
       const counting = countRowsInSnapshot(source);
+      const writer = storage.write(artifactPath);
       const dumping = writeArtifact({
         source: dump.stream,
         sourceDone: dump.done,
         compression,
         encryptionKey,
-        writers: [storage.write(artifactPath)],
+        writers: [writer],
         signal: ctx.signal,
       });
       void counting.done.catch(() => dump?.kill());
@@ -105,9 +106,18 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
       });
 
       const artifact = artifactInfo(artifactFile, format, compression, encryptionKey?.id, written);
+      const settled = await settleArtifactCopies({
+        storage,
+        path: artifactPath,
+        outcomes: writer.outcomes(),
+        expected: { bytes: written.storedBytes, sha256: written.sha256 },
+        policy: copyPolicy(config),
+        log,
+        signal: ctx.signal,
+      });
       const verifiedAt = ctx.now();
       const check = await verifyArtifact({
-        storage,
+        storage: storage.only(settled.holders),
         path: artifactPath,
         artifact,
         expectedTables: tables,
@@ -132,8 +142,9 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
         tables: { count: tables, rows },
         expectedBytes: expected,
         verification: { ok: true, at: verifiedAt.toISOString(), error: null, tablesInArchive: check.tablesInArchive, durationSeconds: check.durationSeconds },
+        copies: manifestCopies(settled),
       } satisfies Omit<BackupManifest, 'checksum'>);
-      await writeTextObject(storage, `${dir}/manifest.json`, text);
+      const stored = await writeManifestCopies({ storage, dir, artifactPath, text, ...settled, log });
 
       return {
         fileSize: written.storedBytes,
@@ -143,7 +154,7 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
         encryptionKeyId: encryptionKey?.id ?? null,
         serverVersion: info.serverVersion,
         tableCount: tables,
-        storage: { [storage.name]: { status: 'stored', path: artifactPath } },
+        storage: stored.copies,
         verification: { status: 'ok', at: verifiedAt, error: null },
         manifest,
         summary: formatBytes(written.storedBytes),

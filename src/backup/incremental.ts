@@ -6,7 +6,8 @@ import { PrecheckError, VerificationError } from '../errors.js';
 import { rootPrefix } from '../manifest/layout.js';
 import { parseManifest, sealManifest } from '../manifest/manifest.js';
 import { type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
-import { writeTextObject, readTextObject } from '../storage/text.js';
+import { readTextObject } from '../storage/text.js';
+import { writeManifestCopies } from '../copies/settle.js';
 import type { StorageDriver } from '../storage/types.js';
 import { formatLsn, nextSegment, parseLsn, parseWalFileName, segmentEndLsn, segmentNumber, segmentOfLsn, segmentStartLsn } from '../wal/names.js';
 import { formatBytes } from './precheck.js';
@@ -93,13 +94,13 @@ export async function runIncrementalBackup(ctx: IncrementalContext, db: Database
         expectedBytes: null,
         verification: { ok: true, at: ctx.now().toISOString(), error: null },
       } satisfies Omit<BackupManifest, 'checksum'>);
-      await writeTextObject(storage, `${dir}/manifest.json`, text);
+      const stored = await writeManifestCopies({ storage, dir, artifactPath: null, text, holders: storage.targets.map((t) => t.name), failed: [], log });
       return {
         fileSize: bytes,
         rawSize: segments * size,
         checksumSha256: null,
         serverVersion: base.serverVersion,
-        storage: { [storage.name]: { status: 'stored', path: `${dir}/manifest.json` } },
+        storage: stored.copies,
         verification: { status: 'ok', at: ctx.now(), error: null },
         manifest,
         summary: `${segments} segments ${first}..${last}, ${formatBytes(bytes)} stored; chain from base ${base.backupId} complete`,

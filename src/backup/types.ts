@@ -3,14 +3,14 @@ import type { Logger } from 'pino';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config/index.js';
 import type { KeyRing } from '../crypto/keyring.js';
-import type { StorageDriver } from '../storage/types.js';
+import type { TargetSet } from '../storage/target-set.js';
 
 export interface BackupContext {
   config: Config;
   catalog: Catalog;
   /** Opens a dedicated catalog connection (the run lock lives on it for the whole run). */
   catalogClient: () => Promise<import('pg').Client>;
-  storage: StorageDriver;
+  storage: TargetSet;
   keyring: KeyRing | undefined;
   logger: Logger;
   now: () => Date;

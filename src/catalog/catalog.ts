@@ -43,6 +43,10 @@ export interface Catalog {
   startRun(run: StartRun): Promise<void>;
   finishRun(backupId: string, result: FinishRun): Promise<void>;
   setVerification(backupId: string, verification: { status: 'ok' | 'failed'; at: Date; error: string | null }): Promise<void>;
+  /** Records one target's copy of a backup (stored, failed, removed), leaving the other targets' as they are. */
+  setCopy(backupId: string, target: string, copy: StorageCopy): Promise<void>;
+  /** Successful backups with at least one copy marked failed, oldest first: what storage-sync must copy. */
+  degradedBackups(): Promise<BackupRow[]>;
   log(entry: LogEntry): Promise<void>;
   access(entry: AccessEntry): Promise<void>;
   getBackup(backupId: string): Promise<BackupRow | undefined>;
@@ -165,6 +169,21 @@ export function createCatalog(pool: pg.Pool): Catalog {
       );
     },
 
+    async degradedBackups() {
+      const { rows } = await pool.query(
+        `SELECT * FROM pgwarden.database_backups b
+          WHERE b.status = 'succeeded' AND EXISTS (SELECT 1 FROM jsonb_each(b.storage) c WHERE c.value->>'status' = 'failed')
+          ORDER BY b.created_at`,
+      );
+      return rows.map(toRow);
+    },
+    async setCopy(backupId, target, copy) {
+      await pool.query(`UPDATE pgwarden.database_backups SET storage = storage || jsonb_build_object($2::text, $3::jsonb) WHERE backup_id = $1`, [
+        backupId,
+        target,
+        JSON.stringify(copy),
+      ]);
+    },
     async log(e) {
       await pool.query(
         `INSERT INTO pgwarden.backup_logs (backup_id, database, operation, step, level, message, details)

@@ -39,7 +39,7 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export interface LogEntry {
   backupId?: string | undefined;
   database?: string | undefined;
-  operation: 'backup' | 'verify' | 'restore' | 'cleanup' | 'recover' | 'rebuild' | 'drill';
+  operation: 'backup' | 'verify' | 'restore' | 'cleanup' | 'recover' | 'rebuild' | 'drill' | 'sync';
   step: string;
   level: LogLevel;
   message: string;

@@ -27,7 +27,7 @@ import { archiveCommandFor, restoreCommandFor } from '../wal/commands.js';
 import { defaultIo, type Io, positiveInt, reportError } from './common.js';
 import { addWalCommands } from './wal-commands.js';
 import { verifyBackup } from '../verify/verify-backup.js';
-import { formatBackupList, formatFailover, formatHealth, formatRestore, printJson } from './output.js';
+import { formatBackupList, formatFailover, formatHealth, formatCost, formatLifecycle, formatRestore, formatSyncReport, printJson } from './output.js';
 
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   const abort = new AbortController();
@@ -279,10 +279,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   catalog
     .command('rebuild')
     .description("recreate the catalog's backup rows from the manifests on storage")
-    .addOption(new Option('--from <target>', 'storage target to read').choices(['local']).default('local'))
+    .option('--from <target>', 'read the manifests of this storage target only (local, s3, s3-replica, gcs); default: every target')
     .option('--json', 'print JSON')
-    .action(async (opts: { json?: boolean }) => {
-      const result = await withApp((app) => rebuildCatalog(app.catalog, app.storage, app.config.storage.prefix));
+    .action(async (opts: { json?: boolean; from?: string }) => {
+      const result = await withApp((app) => rebuildCatalog(app.catalog, app.storage, app.config.storage.prefix, { from: opts.from }));
       if (opts.json) printJson(io.out, result);
       else {
         io.out(`rebuilt from ${result.target}: ${result.inserted.length} inserted, ${result.updated.length} updated, ${result.skipped.length} skipped\n`);
@@ -342,6 +342,61 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       const hasConfig = program.opts<{ config?: string }>().config ?? process.env['PGWARDEN_CONFIG'];
       const databases = hasConfig ? (await config()).databases.map((d) => decodeURIComponent(new URL(d.url).pathname.slice(1))) : [];
       io.out(backupRoleSql({ role: opts.role, databases, replication: opts.replication === true }));
+    });
+
+  program
+    .command('cost')
+    .description('estimated monthly cost per storage target, and what one full restore costs to read out of each')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const { costReport } = await import('../cost/report.js');
+      const report = await withApp((app) => costReport(app));
+      if (opts.json) printJson(io.out, report);
+      else io.out(formatCost(report));
+      if (report.targets.some((t) => 'error' in t)) exitCode = 1;
+    });
+
+  const storageCommand = program.command('storage').description('the storage targets: reachability, catching up, lifecycle rules');
+  storageCommand
+    .command('check')
+    .description('test every storage target (directory or bucket there, credentials accepted)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const cfg = await config();
+      const { createStorage } = await import('../storage/create.js');
+      const statuses = await (await createStorage(cfg)).checkEach();
+      if (opts.json) printJson(io.out, statuses);
+      else for (const s of statuses) io.out(`${s.ok ? 'ok    ' : 'FAILED'} ${s.target} (${s.location})${s.ok ? '' : `: ${s.error}`}\n`);
+      if (statuses.some((s) => !s.ok)) exitCode = 1;
+    });
+  storageCommand
+    .command('lifecycle')
+    .description('show (--print) or write (--apply) the bucket lifecycle rules of the S3 and GCS targets')
+    .option('--print', 'print each bucket\'s rules and what it has now (the default)')
+    .option('--apply', 'write the rules to every bucket')
+    .option('--json', 'print JSON')
+    .action(async (opts: { print?: boolean; apply?: boolean; json?: boolean }) => {
+      if (opts.print && opts.apply) throw new UsageError('storage lifecycle: choose --print or --apply, not both');
+      const cfg = await config();
+      const { createStorage } = await import('../storage/create.js');
+      const { lifecyclePlan } = await import('../storage/lifecycle.js');
+      const plan = await lifecyclePlan(await createStorage(cfg), cfg, { apply: opts.apply === true });
+      if (opts.json) printJson(io.out, plan);
+      else io.out(formatLifecycle(plan));
+      if (plan.targets.some((t) => t.error)) exitCode = 1;
+    });
+  storageCommand
+    .command('sync')
+    .description('copy degraded backups and missing WAL to every target that is reachable again')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const { syncCopies } = await import('../copies/sync.js');
+      const report = await withApp((app) =>
+        syncCopies({ ...app, prefix: app.config.storage.prefix, walDatabases: app.config.databases.filter((d) => d.pitr).map((d) => d.name), signal: abort.signal }),
+      );
+      if (opts.json) printJson(io.out, report);
+      else io.out(formatSyncReport(report));
+      if (report.failed.length > 0 || report.walFailed.length > 0 || report.unreachable.length > 0) exitCode = 1;
     });
 
   program

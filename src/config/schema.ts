@@ -111,6 +111,9 @@ const gcsSchema = z.strictObject({
 const storageSchema = z
   .strictObject({
     prefix: storagePrefix.default(''),
+    // A target that failed during a backup is retried by copying from one that holds it, this many times.
+    copyAttempts: intInRange(1, 20).default(3),
+    copyRetryDelaySeconds: z.number().min(0).max(3600).default(5),
     local: z.strictObject({ path: nonEmptyString() }).optional(),
     s3: s3Schema.optional(),
     gcs: gcsSchema.optional(),
@@ -140,6 +143,8 @@ const schedulesSchema = z.strictObject({
   incremental: cronExpression('0 */6 * * *'),
   cleanup: cronExpression('0 3 * * *'),
   healthCheck: cronExpression('*/15 * * * *'),
+  // Copies what a target missed while it was down (degraded backups, WAL) once it is back.
+  storageSync: cronExpression('*/10 * * * *'),
   // Replication lag moves faster than backups: it is probed on its own short interval.
   replicationProbeSeconds: intInRange(1, 3600).default(30),
   // Each serve replica refreshes its cached metrics this often, whichever replica runs the health check.
@@ -152,6 +157,17 @@ const retentionSchema = z.strictObject({
   incrementalDays: positiveInt().default(7),
   cloudDays: positiveInt().default(90),
   keepLast: positiveInt().optional(),
+});
+
+// Prices in US dollars for `pgwarden cost` and pgwarden_storage_cost_monthly_dollars; defaults are list prices.
+const price = (dollars: number) => z.number().min(0).default(dollars);
+const costSchema = z.strictObject({
+  localGbMonth: price(0.1),
+  s3StandardGbMonth: price(0.023),
+  s3GlacierGbMonth: price(0.004),
+  gcsStandardGbMonth: price(0.02),
+  s3TransferOutGb: price(0.09),
+  gcsTransferOutGb: price(0.12),
 });
 
 const backupSchema = z.strictObject({
@@ -278,6 +294,7 @@ export const configSchema = z.strictObject({
   // `prefault` parses `{}` through the inner schema, so an absent section still gets its field defaults.
   schedules: schedulesSchema.prefault({}),
   retention: retentionSchema.prefault({}),
+  cost: costSchema.prefault({}),
   backup: backupSchema.prefault({}),
   wal: walSchema.prefault({}),
   drills: drillsSchema.prefault({}),

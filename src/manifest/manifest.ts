@@ -44,6 +44,7 @@ const manifestSchema = z.strictObject({
       durationSeconds: z.number().optional(),
     })
     .nullable(),
+  copies: z.record(z.string(), z.strictObject({ status: z.enum(['stored', 'failed']), error: z.string().optional() })).optional(),
   checksum: z.string(),
 });
 

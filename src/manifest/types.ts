@@ -55,6 +55,12 @@ export interface BackupManifest {
   tables: { count: number; rows?: Record<string, number> | undefined };
   expectedBytes: number | null;
   verification: VerificationResult | null;
+  /**
+   * Where the artifact was stored when the backup was taken, per storage target (`degraded` backups name the
+   * target that failed). The catalog tracks later changes (catch-up copies, retention); absent in manifests
+   * written before multi-target storage.
+   */
+  copies?: Record<string, { status: 'stored' | 'failed'; error?: string | undefined }> | undefined;
   /** SHA-256 of this manifest's canonical JSON without this field: detects edits. */
   checksum: string;
 }

@@ -3,6 +3,8 @@
 // each storage target hold.
 
 import pg from 'pg';
+import { estimateCost, type Prices } from '../cost/estimate.js';
+import { errorMessage } from '../errors.js';
 import { connectionError, describeUrl } from '../postgres/connection.js';
 import { probeReplication } from '../replication/lag.js';
 import type { StorageDriver } from '../storage/types.js';
@@ -15,6 +17,14 @@ export interface DefaultProbesOptions {
   storage?: readonly StorageDriver[];
   /** The storage prefix from the config: usage counts the objects under it. */
   storagePrefix?: string;
+  /** Prices the usage (pgwarden_storage_cost_monthly_dollars). */
+  cost?: StorageCostOptions | undefined;
+}
+
+export interface StorageCostOptions {
+  prices: Prices;
+  glacierAfterDays?: number | undefined;
+  now: () => Date;
 }
 
 export function createDefaultProbes(options: DefaultProbesOptions = {}): MetricsProbes {
@@ -24,7 +34,7 @@ export function createDefaultProbes(options: DefaultProbesOptions = {}): Metrics
     databaseUp: (database) => checkDatabase(database, timeoutMs),
     replication: (database) =>
       probeReplication(database.url, database.standbys ?? [], { connectTimeoutMs: timeoutMs, queryTimeoutMs: timeoutMs }),
-    ...(drivers.length > 0 ? { storageUsage: () => measureStorage(drivers, options.storagePrefix ?? '') } : {}),
+    ...(drivers.length > 0 ? { storageUsage: () => measureStorage(drivers, options.storagePrefix ?? '', options.cost) } : {}),
   };
 }
 
@@ -55,14 +65,22 @@ export async function checkDatabase(database: MetricsDatabase, timeoutMs: number
 }
 
 /** Sums the sizes of every object under the prefix of each target, targets in parallel. */
-export async function measureStorage(drivers: readonly StorageDriver[], prefix: string): Promise<StorageUsage[]> {
+export async function measureStorage(drivers: readonly StorageDriver[], prefix: string, cost?: StorageCostOptions): Promise<StorageUsage[]> {
   const under = prefix === '' ? '' : `${prefix}/`;
   return Promise.all(
-    drivers.map(async (driver) => {
-      const objects = await driver.list(under);
-      const usedBytes = objects.reduce((sum, o) => sum + o.size, 0);
-      const freeBytes = driver.features.has('freeSpace') && driver.freeBytes ? await driver.freeBytes(under) : null;
-      return { target: driver.name, usedBytes, freeBytes };
+    drivers.map(async (driver): Promise<StorageUsage> => {
+      // One target down must not hide the others: it reports up=0 and its reason instead.
+      try {
+        const objects = await driver.list(under);
+        const usedBytes = objects.reduce((sum, o) => sum + o.size, 0);
+        const freeBytes = driver.features.has('freeSpace') && driver.freeBytes ? await driver.freeBytes(under) : null;
+        const monthlyCostDollars = cost
+          ? estimateCost({ target: driver.name, kind: driver.kind, objects, restoreBytes: 0 }, cost.prices, { now: cost.now(), glacierAfterDays: driver.kind === 's3' ? cost.glacierAfterDays : undefined }).monthlyDollars
+          : null;
+        return { target: driver.name, up: true, error: null, usedBytes, freeBytes, monthlyCostDollars };
+      } catch (error) {
+        return { target: driver.name, up: false, error: errorMessage(error), usedBytes: null, freeBytes: null };
+      }
     }),
   );
 }

@@ -135,6 +135,12 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
     'Stored size of the newest successful backup divided by the median of the last 7 successful of that kind (newest included).',
     perBackup((s) => s.sizeRatio),
   );
+  define('backups_degraded', 'gauge', 'Successful backups of this database whose copy on this storage target is missing (degraded); the storage-sync job copies them when the target is back.', () =>
+    (catalog?.copies ?? []).map((c) => ({ labels: { database: c.database, target: c.target }, value: c.degraded })),
+  );
+  define('backup_stored_bytes', 'gauge', 'Bytes of successful backups (artifacts) of this database held on this storage target, from the catalog.', () =>
+    (catalog?.copies ?? []).map((c) => ({ labels: { database: c.database, target: c.target }, value: c.storedBytes })),
+  );
   define('backup_duration_seconds', 'histogram', 'Duration of successful backup runs, start to finish, from the catalog.', () =>
     (catalog?.series ?? []).flatMap((s) => (s.durations.count === 0 ? [] : histogramSamples(catalog!.buckets, s))),
   );
@@ -265,8 +271,14 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
   define('database_up', 'gauge', '1 if the database accepted a connection and answered SELECT 1 at the last check, else 0.', () =>
     (databases ?? []).map((d) => ({ labels: { database: d.database }, value: d.up ? 1 : 0 })),
   );
+  define('storage_target_up', 'gauge', '1 if the storage target answered its listing at the last refresh, else 0 (backups then land on the other targets, degraded).', () =>
+    (storage ?? []).map((s) => ({ labels: { target: s.target }, value: s.up ? 1 : 0 })),
+  );
   define('storage_used_bytes', 'gauge', 'Bytes pgwarden has stored on this storage target (every object under its prefix).', () =>
-    (storage ?? []).map((s) => ({ labels: { target: s.target }, value: s.usedBytes })),
+    (storage ?? []).flatMap((s) => (s.usedBytes === null ? [] : [{ labels: { target: s.target }, value: s.usedBytes }])),
+  );
+  define('storage_cost_monthly_dollars', 'gauge', 'Estimated monthly cost in US dollars of what is stored on this target, from the config cost table (list prices).', () =>
+    (storage ?? []).flatMap((s) => (s.monthlyCostDollars == null ? [] : [{ labels: { target: s.target }, value: s.monthlyCostDollars }])),
   );
   define('storage_free_bytes', 'gauge', 'Bytes still free on this storage target; only for targets that can tell (local disks).', () =>
     (storage ?? []).flatMap((s) => (s.freeBytes === null ? [] : [{ labels: { target: s.target }, value: s.freeBytes }])),

@@ -71,7 +71,11 @@ export function createMetricsService(options: CreateMetricsServiceOptions): Metr
   const storage = options.storage;
   const drivers: readonly StorageDriver[] = storage === undefined ? [] : 'features' in storage ? [storage] : storage;
   const probes: MetricsProbes = {
-    ...createDefaultProbes({ storage: drivers, storagePrefix: config.storage?.prefix ?? '' }),
+    ...createDefaultProbes({
+      storage: drivers,
+      storagePrefix: config.storage?.prefix ?? '',
+      cost: config.cost ? { prices: config.cost, glacierAfterDays: config.storage?.s3?.glacierAfterDays, now: options.now ?? (() => new Date()) } : undefined,
+    }),
     ...options.probes,
   };
   const metrics = createMetrics(registry, {

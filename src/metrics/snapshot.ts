@@ -10,7 +10,7 @@
 
 import type pg from 'pg';
 import type { BackupType } from '../catalog/types.js';
-import { type BackupSeries, type CatalogSnapshot, DURATION_BUCKETS, type RunResult, SCHEDULED_KINDS, SIZE_WINDOW } from './types.js';
+import { type BackupSeries, type CatalogSnapshot, type CopySummary, DURATION_BUCKETS, type RunResult, SCHEDULED_KINDS, SIZE_WINDOW } from './types.js';
 
 /** A pg.Pool, pg.Client or anything with the same query(). */
 export interface Queryable {
@@ -84,6 +84,17 @@ export const SUMMARY_SQL = `
  * +Inf only). width_bucket (a binary search) counts the bounds ≤ the duration; a duration equal to a
  * bound belongs to that bound's bucket (le means ≤), hence the correction.
  */
+/** Per database and target: successful backups whose copy there is stored (and their bytes) or failed. */
+export const COPIES_SQL = `
+  SELECT b.database, c.key AS target,
+         count(*) FILTER (WHERE c.value->>'status' = 'stored')::int AS stored,
+         coalesce(sum(b.file_size) FILTER (WHERE c.value->>'status' = 'stored'), 0)::float8 AS "storedBytes",
+         count(*) FILTER (WHERE c.value->>'status' = 'failed')::int AS degraded
+    FROM pgwarden.database_backups b, jsonb_each(b.storage) c
+   WHERE b.status = 'succeeded' AND b.database = ANY($1)
+   GROUP BY 1, 2
+   ORDER BY 1, 2`;
+
 export const DURATIONS_SQL = `
   SELECT d.database, d.type, width_bucket(d.seconds, $2::float8[]) - (d.seconds = ANY($2::float8[]))::int AS idx,
          count(*)::int AS n, sum(d.seconds)::float8 AS seconds
@@ -128,14 +139,16 @@ export async function refreshFromCatalog(
 ): Promise<CatalogSnapshot> {
   const buckets = options.buckets ?? DURATION_BUCKETS;
   const databases = config.databases.map((d) => d.name);
-  const [summary, durations] = await Promise.all([
+  const [summary, durations, copies] = await Promise.all([
     pool.query<SummaryRow>(SUMMARY_SQL, [databases, SIZE_WINDOW]),
     pool.query<DurationRow>(DURATIONS_SQL, [databases, buckets]),
+    pool.query<CopySummary>(COPIES_SQL, [databases]),
   ]);
   return buildCatalogSnapshot({
     databases,
     summary: summary.rows,
     durations: durations.rows,
+    copies: copies.rows,
     buckets,
     takenAt: (options.now ?? (() => new Date()))(),
   });
@@ -149,6 +162,7 @@ export function buildCatalogSnapshot(input: {
   databases: readonly string[];
   summary: readonly SummaryRow[];
   durations: readonly DurationRow[];
+  copies?: readonly CopySummary[];
   buckets: readonly number[];
   takenAt: Date;
 }): CatalogSnapshot {
@@ -204,7 +218,7 @@ export function buildCatalogSnapshot(input: {
       (order.get(a.database) ?? Infinity) - (order.get(b.database) ?? Infinity) ||
       kindOrder.indexOf(a.type) - kindOrder.indexOf(b.type),
   );
-  return { takenAt: input.takenAt, buckets: input.buckets, series: sorted };
+  return { takenAt: input.takenAt, buckets: input.buckets, series: sorted, copies: [...(input.copies ?? [])] };
 }
 
 function emptySeries(database: string, type: BackupType, bucketCount: number): BackupSeries {

@@ -69,6 +69,16 @@ export interface CatalogSnapshot {
   takenAt: Date;
   buckets: readonly number[];
   series: BackupSeries[];
+  /** Per database and storage target: successful backups it holds (and their bytes), and those it misses (degraded). */
+  copies: CopySummary[];
+}
+
+export interface CopySummary {
+  database: string;
+  target: string;
+  stored: number;
+  storedBytes: number;
+  degraded: number;
 }
 
 export interface DatabaseStatus {
@@ -79,9 +89,14 @@ export interface DatabaseStatus {
 
 export interface StorageUsage {
   target: string;
-  usedBytes: number;
+  /** The target answered its listing; when false the byte counts are null and `error` says why. */
+  up: boolean;
+  error: string | null;
+  usedBytes: number | null;
   /** Only for targets that can tell (local disks). */
   freeBytes: number | null;
+  /** Estimated monthly cost of what is stored (config cost table); absent without a price table. */
+  monthlyCostDollars?: number | null | undefined;
 }
 
 /** What the service needs from the config; a full Config fits. */
@@ -91,8 +106,10 @@ export interface MetricsConfig {
     url: string;
     standbys?: readonly StandbyTarget[];
   }[];
-  /** Storage usage counts the objects under this prefix. */
-  storage?: { prefix?: string };
+  /** Storage usage counts the objects under this prefix; S3 objects older than glacierAfterDays are priced as Glacier. */
+  storage?: { prefix?: string; s3?: { bucket: string; glacierAfterDays?: number | undefined } | undefined };
+  /** The price table for the cost estimate; without it, no cost series. */
+  cost?: import('../cost/estimate.js').Prices | undefined;
 }
 
 export type MetricsDatabase = MetricsConfig['databases'][number];

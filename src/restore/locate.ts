@@ -1,10 +1,11 @@
 // Finds a backup's manifest on storage, by id: through the catalog row when there is one, else by searching
 // the storage layout (so a restore works with a lost catalog). The manifest read is checked before use.
 import type { Catalog } from '../catalog/catalog.js';
-import { NotFoundError, VerificationError } from '../errors.js';
+import { NotFoundError, VerificationError, errorMessage } from '../errors.js';
 import { backupDir, parseBackupId, rootPrefix } from '../manifest/layout.js';
 import { parseManifest } from '../manifest/manifest.js';
 import type { BackupManifest } from '../manifest/types.js';
+import { copiesOf } from '../storage/target-set.js';
 import { readTextObject } from '../storage/text.js';
 import type { StorageDriver } from '../storage/types.js';
 
@@ -36,16 +37,31 @@ export async function locateBackup(storage: StorageDriver, catalog: Catalog | un
     });
   }
   const manifestPath = `${dir}/manifest.json`;
-  const text = await readTextObject(storage, manifestPath);
-  if (text === undefined) {
+  // Every copy of the manifest is a candidate: one lost or edited on one target does not stop a restore.
+  const problems: unknown[] = [];
+  let manifest: BackupManifest | undefined;
+  for (const copy of await copiesOf(storage, manifestPath)) {
+    try {
+      const text = await readTextObject(copy, manifestPath);
+      if (text === undefined) continue;
+      const parsed = parseManifest(text, `${copy.name}:${manifestPath}`);
+      if (parsed.backupId !== backupId) {
+        throw new VerificationError('manifest', `manifest ${copy.name}:${manifestPath} describes backup ${parsed.backupId}, not ${backupId}`);
+      }
+      manifest = parsed;
+      break;
+    } catch (error) {
+      problems.push(error);
+    }
+  }
+  if (!manifest && problems.length > 0) {
+    throw problems.length === 1 ? problems[0] : new VerificationError('manifest', `no copy of the manifest of ${backupId} can be trusted: ${problems.map(errorMessage).join('; ')}`);
+  }
+  if (!manifest) {
     const status = row ? ` (catalog status: ${row.status}${row.error ? `, ${row.error}` : ''})` : '';
     throw new VerificationError('manifest', `backup ${backupId} has no manifest at ${storage.name}:${manifestPath}${status}: it is incomplete or was removed`, {
       hints: ['a backup without its manifest cannot be trusted; use another backup or another storage copy'],
     });
-  }
-  const manifest = parseManifest(text, `${storage.name}:${manifestPath}`);
-  if (manifest.backupId !== backupId) {
-    throw new VerificationError('manifest', `manifest ${storage.name}:${manifestPath} describes backup ${manifest.backupId}, not ${backupId}`);
   }
   if (row?.checksumSha256 && row.checksumSha256 !== manifest.artifact?.sha256) {
     throw new VerificationError('manifest', `manifest ${storage.name}:${manifestPath} disagrees with the catalog: it records sha256 ${manifest.artifact?.sha256 ?? 'none'}, the catalog ${row.checksumSha256}`, {

@@ -18,6 +18,7 @@ import { connect, describeUrl, toolConnection } from '../postgres/connection.js'
 import { startTool, type ToolProcess, toolSink } from '../postgres/run-tool.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { findPgTool } from '../postgres/tools.js';
+import { copiesOf } from '../storage/target-set.js';
 import type { StorageDriver } from '../storage/types.js';
 import { formatBytes } from '../backup/precheck.js';
 import { requireArtifact } from '../manifest/manifest.js';
@@ -79,7 +80,8 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
         hints: ['add the key to encryption.keys in the config'],
       });
     }
-    await assertStoredChecksum(ctx.storage, artifactPath, artifact.sha256, artifact.storedBytes);
+    // The first copy whose bytes match the manifest is the one restored from: a lost or damaged copy is skipped.
+    const storage = await healthyCopy(ctx.storage, artifactPath, artifact.sha256, artifact.storedBytes);
 
     const client = await connect(options.targetUrl, { purpose: 'restore target', applicationName: 'pgwarden restore' });
     let serverMajor: number;
@@ -102,7 +104,7 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
     const label = `pg_restore into ${target}`;
     if (artifact.format === 'directory-tar') {
       const unpacked = await unpackDirectoryArchive({
-        source: ctx.storage.read(artifactPath),
+        source: storage.read(artifactPath),
         stages: read().stages,
         rawBytes: artifact.rawBytes,
         tempDir: ctx.tempDir,
@@ -117,7 +119,7 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
     } else if (options.jobs <= 1) {
       const restore = startTool(pgRestore.path, ['--single-transaction', ...args], { stdin: 'pipe', env: conn.env, signal: ctx.signal, label });
       try {
-        await Promise.all([pipeline([ctx.storage.read(artifactPath), ...read().stages, toolSink(restore)], { signal: ctx.signal }), restore.done]);
+        await Promise.all([pipeline([storage.read(artifactPath), ...read().stages, toolSink(restore)], { signal: ctx.signal }), restore.done]);
       } catch (error) {
         restore.kill();
         await restore.done.catch(() => {});
@@ -134,7 +136,7 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
             hints: ['set backup.tempDir to a larger disk, or restore with --jobs 1 (streams, needs no temporary space)'],
           });
         }
-        await pipeline([ctx.storage.read(artifactPath), ...read().stages, createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
+        await pipeline([storage.read(artifactPath), ...read().stages, createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
         await runRestore(startTool(pgRestore.path, [`--jobs=${options.jobs}`, ...args, file], { env: conn.env, signal: ctx.signal, label }), target);
       } finally {
         await rm(dir, { recursive: true, force: true });
@@ -165,6 +167,24 @@ async function runRestore(restore: ToolProcess, target: string): Promise<void> {
   } catch (error) {
     throw restoreFailure(error, target, restore.stderrTail());
   }
+}
+
+async function healthyCopy(storage: StorageDriver, path: string, sha256: string, bytes: number): Promise<StorageDriver> {
+  const copies = await copiesOf(storage, path);
+  if (copies.length === 0) throw new VerificationError('missing', `artifact ${path} is on none of the storage targets (${storage.name})`);
+  const problems: string[] = [];
+  for (const copy of copies) {
+    try {
+      await assertStoredChecksum(copy, path, sha256, bytes);
+      return copy;
+    } catch (error) {
+      if (copies.length === 1) throw error;
+      problems.push(errorMessage(error));
+    }
+  }
+  throw new VerificationError('checksum', `no copy of ${path} matches its manifest: ${problems.join('; ')}`, {
+    hints: ['every stored copy was altered or damaged; restore another backup'],
+  });
 }
 
 async function assertStoredChecksum(storage: StorageDriver, path: string, sha256: string, bytes: number): Promise<void> {

@@ -268,7 +268,7 @@ export function cleanupContextFor(app: Pgwarden, wal: Pick<WalAccess, 'segmentSi
   return {
     pool: app.pool,
     catalog: app.catalog,
-    targets: storageTargets(app.storage),
+    targets: app.storage.targets,
     prefix: config.storage.prefix,
     policy: config.retention,
     keyring: app.keyring,
@@ -289,10 +289,4 @@ export function cleanupDatabases(config: Config, only: string | undefined): stri
   if (only === undefined) return names;
   if (!names.includes(only)) throw new UsageError(`no database named "${only}" in the config`, { hints: [`configured: ${names.join(', ')}`] });
   return [only];
-}
-
-/** Each target of a target set, or the one driver when storage is a single target. */
-function storageTargets(storage: StorageDriver): readonly StorageDriver[] {
-  const set = storage as StorageDriver & { targets?: readonly StorageDriver[] };
-  return set.targets ?? [storage];
 }

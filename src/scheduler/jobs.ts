@@ -8,6 +8,7 @@ import type { BackupResult } from '../backup/types.js';
 import type { WalAccess } from '../backup/wal-access.js';
 import type { BackupType } from '../catalog/types.js';
 import type { DatabaseConfig } from '../config/index.js';
+import { syncCopies } from '../copies/sync.js';
 import { runRestoreDrill } from '../drill/drill.js';
 import { lastSuccessfulDrill } from '../drill/record.js';
 import { PgwardenError } from '../errors.js';
@@ -111,6 +112,23 @@ export function buildJobs(app: Pgwarden, hooks: JobHooks, wal: WalAccess): JobSp
       }
     },
   });
+  // With several targets, what one missed while down is copied over once it is back.
+  if (app.storage.targets.length > 1) {
+    jobs.push({
+      name: 'storage-sync',
+      schedule: config.schedules.storageSync,
+      async run({ signal }) {
+        try {
+          const report = await syncCopies({ ...app, prefix: config.storage.prefix, walDatabases: config.databases.filter((d) => d.pitr).map((d) => d.name), signal });
+          if (report.failed.length > 0 || report.walFailed.length > 0) {
+            throw new PgwardenError(`storage sync left ${report.failed.length} backup copies and ${report.walFailed.length} WAL copies missing: ${[...report.failed, ...report.walFailed].map((f) => `${f.target}: ${f.error}`).join('; ')}`);
+          }
+        } finally {
+          await hooks.afterJob();
+        }
+      },
+    });
+  }
   jobs.push({
     name: 'health-check',
     schedule: config.schedules.healthCheck,

@@ -55,7 +55,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     registry: new Registry(),
     config,
     catalogPool: app.pool,
-    storage: app.storage,
+    // Per target, so one target down shows as such while the others report their usage.
+    storage: app.storage.targets,
     logger,
     now: app.now,
     // Lag moves faster than backups: it is probed on its own interval so the lag series stay current.

@@ -1,15 +1,19 @@
-// The storage target a config names. Kept apart from app/open.ts so that wal-push and wal-fetch, which run
-// once per WAL segment, load no catalog or database client code.
+// The storage targets a config names, in read order: local first (fastest to restore from), then S3, its
+// replica, GCS. Cloud SDKs load only when configured, so wal-push and wal-fetch (one process per WAL
+// segment) stay quick to start on local-only setups; kept apart from app/open.ts for the same reason.
 import type { Config } from '../config/index.js';
-import { ConfigError } from '../errors.js';
 import { createLocalDriver } from './local/driver.js';
+import { TargetSet } from './target-set.js';
 import type { StorageDriver } from './types.js';
 
-export function createStorage(config: Config, options: { freeBytes?: ((path: string) => Promise<number>) | undefined } = {}): StorageDriver {
-  if (!config.storage.local) {
-    throw new ConfigError('storage: this version of pgwarden writes backups to storage.local only', [
-      'storage.local: required (S3 and GCS targets are not available in this version)',
-    ]);
-  }
-  return createLocalDriver({ root: config.storage.local.path, freeBytes: options.freeBytes });
+export interface CreateStorageOptions {
+  /** Overrides the local target's free-space measurement (disk pre-check tests). */
+  freeBytes?: ((path: string) => Promise<number>) | undefined;
+}
+
+export async function createStorage(config: Config, options: CreateStorageOptions = {}): Promise<TargetSet> {
+  const storage = config.storage;
+  const targets: StorageDriver[] = [];
+  if (storage.local) targets.push(createLocalDriver({ root: storage.local.path, freeBytes: options.freeBytes }));
+  return new TargetSet(targets);
 }

@@ -11,6 +11,7 @@ import { verifyBaseArtifact } from '../backup/base.js';
 import type { WalAccess } from '../backup/wal-access.js';
 import type { DatabaseConfig } from '../config/index.js';
 import { VerificationError } from '../errors.js';
+import { copiesOf } from '../storage/target-set.js';
 import { writeTextObject } from '../storage/text.js';
 import type { StorageDriver } from '../storage/types.js';
 import { createRunLog } from '../backup/run-log.js';
@@ -92,6 +93,28 @@ async function checkBackup(ctx: VerifyContext, located: LocatedBackup): Promise<
   return { tablesInArchive: undefined, durationSeconds: (performance.now() - started) / 1000, summary: `${range.segments} WAL segments ${range.first}..${range.last} present` };
 }
 
+/**
+ * Checks the first copy that passes, in target order: a damaged or missing copy is logged, marked failed in the
+ * catalog (the storage-sync job replaces it from a good one) and the next copy is tried.
+ */
+async function checkSomeCopy(ctx: VerifyContext, located: LocatedBackup, log: ReturnType<typeof createRunLog>, inCatalog: boolean): Promise<{ check: Check; copy: string | undefined }> {
+  const path = located.artifactPath ?? located.manifestPath;
+  const copies = located.artifactPath ? await copiesOf(ctx.storage, path) : [ctx.storage];
+  if (copies.length <= 1) return { check: await checkBackup(ctx, located), copy: copies.length === 1 && copies[0] !== ctx.storage ? copies[0]!.name : undefined };
+  const failures: string[] = [];
+  for (const copy of copies) {
+    try {
+      return { check: await checkBackup({ ...ctx, storage: copy }, located), copy: copy.name };
+    } catch (error) {
+      const message = errorMessage(error);
+      failures.push(`${copy.name}: ${message}`);
+      await log('verify', 'warn', `the copy on ${copy.name} failed verification: ${message}`);
+      if (inCatalog) await ctx.catalog.setCopy(located.manifest.backupId, copy.name, { status: 'failed', path, error: message }).catch(() => {});
+    }
+  }
+  throw new VerificationError('checksum', `no copy of ${located.manifest.backupId} passed verification (${failures.join('; ')})`);
+}
+
 /** Verifies one backup. Resolves with ok=false (and records it) when the backup is bad. */
 export async function verifyBackup(ctx: VerifyContext, backupId: string, actor: string): Promise<VerifyResult> {
   const at = ctx.now();
@@ -102,13 +125,15 @@ export async function verifyBackup(ctx: VerifyContext, backupId: string, actor: 
     const located = await locateBackup(ctx.storage, ctx.catalog, ctx.prefix, backupId);
     const { manifest } = located;
     database = manifest.database;
-    const check = await checkBackup(ctx, located);
+    const { check, copy } = await checkSomeCopy(ctx, located, log, row !== undefined);
     const { checksum: _old, ...rest } = manifest;
     const sealed = sealManifest({
       ...rest,
       verification: { ok: true, at: at.toISOString(), error: null, tablesInArchive: check.tablesInArchive, durationSeconds: check.durationSeconds },
     });
-    await writeTextObject(ctx.storage, located.manifestPath, sealed.text);
+    // The new verification result goes to every copy of the manifest, never to a target that lacks the backup.
+    for (const holder of await copiesOf(ctx.storage, located.manifestPath)) await writeTextObject(holder, located.manifestPath, sealed.text);
+    check.summary += copy ? ` (copy on ${copy})` : '';
     if (row) await ctx.catalog.setVerification(backupId, { status: 'ok', at, error: null });
     await log('verify', 'info', `backup ${backupId} verified: ${check.summary}`, { tablesInArchive: check.tablesInArchive, durationSeconds: check.durationSeconds });
     await ctx.catalog.access({ backupId, database, action: 'verify', actor, result: 'ok' });

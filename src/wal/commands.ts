@@ -39,7 +39,7 @@ export async function walPush(config: Config, options: WalPushOptions): Promise<
     const database = pickDatabase(config, options.database);
     const keyring = config.encryption ? createKeyRing(config.encryption.keys) : undefined;
     const outcome = await pushWalFile({
-      storage: createStorage(config),
+      storage: await createStorage(config),
       prefix: config.storage.prefix,
       database,
       path: options.path,
@@ -68,7 +68,7 @@ export async function walFetch(config: Config, options: WalFetchOptions): Promis
   const result = await runWalCommand('wal-fetch', options, async (signal) => {
     const database = pickDatabase(config, options.database);
     const outcome = await fetchWalFile({
-      storage: createStorage(config),
+      storage: await createStorage(config),
       prefix: config.storage.prefix,
       database,
       name: options.name,

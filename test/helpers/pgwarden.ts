@@ -66,6 +66,10 @@ export interface ConfigOverrides {
   encrypt?: boolean;
   keys?: { id: string; key: string }[];
   storagePath?: string;
+  /** More targets in the storage map, e.g. `s3: { … }, gcs: { … }` (YAML flow syntax). */
+  storageTargets?: string;
+  /** Leave the local target out (cloud-only configs). */
+  noLocal?: boolean;
   extra?: string;
 }
 
@@ -103,7 +107,7 @@ export async function setupWarden(hooks: CleanupHooks, cluster: Cluster, initial
         const schedules = d.schedules ? `, schedules: { ${Object.entries(d.schedules).map(([k, v]) => `${k}: "${v}"`).join(', ')} }` : '';
         return `  - { name: "${d.name}", url: "${d.url}"${d.pitr ? ', pitr: true' : ''}${standbys}${schedules} }`;
       }),
-      `storage: { local: { path: "${overrides.storagePath ?? storageDir}" } }`,
+      `storage: { ${[overrides.noLocal ? '' : `local: { path: "${overrides.storagePath ?? storageDir}" }`, overrides.storageTargets ?? ''].filter(Boolean).join(', ')} }`,
       ...(keys.length > 0 ? ['encryption:', '  keys:', ...keys.map((k) => `    - { id: "${k.id}", key: "${k.key}" }`)] : []),
       'logLevel: warn',
       overrides.extra ?? '',

@@ -65,7 +65,7 @@ channels:
       lastVerificationOk: true,
       durations: { counts: [], sum: 0, count: 0 },
     };
-    let state: MetricsState = { catalog: { takenAt: now, buckets: [], series: [healthy] }, replication: undefined, databases: [{ database: 'shop', up: true, error: null }], storage: undefined, wal: undefined };
+    let state: MetricsState = { catalog: { takenAt: now, buckets: [], series: [healthy], copies: [] }, replication: undefined, databases: [{ database: 'shop', up: true, error: null }], storage: undefined, wal: undefined };
     const make = () =>
       createAlerting({
         config,

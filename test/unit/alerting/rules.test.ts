@@ -41,7 +41,7 @@ const base = (extra: Partial<RuleInput> = {}): RuleInput => ({
   series: [series({ database: 'shop', type: 'full' })],
   databaseStatus: [{ database: 'shop', up: true, error: null }],
   wal: [{ database: 'shop', lastSegmentAt: hoursAgo(0.1), lagBytes: 100 }],
-  storage: [{ target: 'local', usedBytes: 5000, freeBytes: 1_000_000 }],
+  storage: [{ target: 'local', up: true, error: null, usedBytes: 5000, freeBytes: 1_000_000 }],
   ...extra,
 });
 
@@ -127,8 +127,20 @@ test('replication lag: warning over 60 s, critical over 300 s, warning for a con
 });
 
 test('storage space is low under twice the largest expected backup', () => {
-  assert.deepEqual(rules(base({ storage: [{ target: 'local', usedBytes: 1, freeBytes: 1500 }] })), ['StorageSpaceLow/warning/{"target":"local"}']);
-  assert.deepEqual(rules(base({ storage: [{ target: 's3', usedBytes: 1, freeBytes: null }] })), []);
+  assert.deepEqual(rules(base({ storage: [{ target: 'local', up: true, error: null, usedBytes: 1, freeBytes: 1500 }] })), ['StorageSpaceLow/warning/{"target":"local"}']);
+  assert.deepEqual(rules(base({ storage: [{ target: 's3', up: true, error: null, usedBytes: 1, freeBytes: null }] })), []);
+});
+
+test('a target that cannot be listed fires StorageTargetDown; backups missing on a target fire BackupDegraded per target', () => {
+  const down = base({ storage: [{ target: 'local', up: true, error: null, usedBytes: 5000, freeBytes: 1_000_000 }, { target: 'gcs', up: false, error: 'ECONNREFUSED', usedBytes: null, freeBytes: null }] });
+  assert.deepEqual(rules(down), ['StorageTargetDown/warning/{"target":"gcs"}']);
+  assert.match(evaluateRules(down)[0]!.summary, /storage target gcs cannot be reached: ECONNREFUSED/);
+  const copies = [
+    { database: 'shop', target: 'local', stored: 4, storedBytes: 4000, degraded: 0 },
+    { database: 'shop', target: 's3', stored: 2, storedBytes: 2000, degraded: 2 },
+  ];
+  assert.deepEqual(rules(base({ copies })), ['BackupDegraded/warning/{"database":"shop","target":"s3"}']);
+  assert.deepEqual(rules(base({ copies: [{ ...copies[1]!, degraded: 0 }] })), []);
 });
 
 test('fingerprints depend on rule, severity and labels only, not on label order', () => {

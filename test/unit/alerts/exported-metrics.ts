@@ -81,7 +81,7 @@ export async function renderExportedMetrics(): Promise<ExportedMetrics> {
     ]),
   );
   metrics.setDatabases([{ database: 'hotel', up: true, error: null }]);
-  metrics.setStorage([{ target: 'local', usedBytes: 10_000, freeBytes: 1_000_000 }]);
+  metrics.setStorage([{ target: 'local', up: true, error: null, usedBytes: 10_000, freeBytes: 1_000_000 }]);
   metrics.setWal([{ database: 'hotel', lastSegmentAt: new Date('2026-11-25T11:59:00Z'), lagBytes: 4096 }]);
   metrics.setAlerts([{ rule: 'BackupFailed', severity: 'critical' }]);
   metrics.initNotifications(['slack', 'sms']);

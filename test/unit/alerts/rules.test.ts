@@ -16,6 +16,8 @@ const EXPECTED: Record<string, string[]> = {
   BackupSizeDrop: ['warning'],
   ReplicationLagHigh: ['critical', 'warning'],
   StorageSpaceLow: ['warning'],
+  StorageTargetDown: ['warning'],
+  BackupDegraded: ['warning'],
   IncrementalSizeSpike: ['info'],
   RestoreDrillFailed: ['critical'],
   PgwardenDown: ['critical'],

@@ -57,18 +57,20 @@ test('a minimal config (catalog, one database, local storage) gets every default
   const expected: Config = {
     catalog: { url: 'postgres://pgwarden@db1:5432/pgwarden' },
     databases: [{ name: 'hotel_extranet', url: 'postgres://backup_user@db1:5432/hotel_extranet', pitr: false, standbys: [] }],
-    storage: { prefix: '', local: { path: '/backups' } },
+    storage: { prefix: '', copyAttempts: 3, copyRetryDelaySeconds: 5, local: { path: '/backups' } },
     schedules: {
       full: '0 2 * * *',
       base: '0 1 * * 0',
       incremental: '0 */6 * * *',
       cleanup: '0 3 * * *',
       healthCheck: '*/15 * * * *',
+      storageSync: '*/10 * * * *',
       replicationProbeSeconds: 30,
       metricsRefreshSeconds: 60,
       timezone: 'UTC',
     },
     retention: { fullDays: 30, incrementalDays: 7, cloudDays: 90 },
+    cost: { localGbMonth: 0.1, s3StandardGbMonth: 0.023, s3GlacierGbMonth: 0.004, gcsStandardGbMonth: 0.02, s3TransferOutGb: 0.09, gcsTransferOutGb: 0.12 },
     backup: { compression: 'gzip', compressionLevel: 6, jobs: 1 },
     wal: { pushTimeoutSeconds: 120 },
     drills: { enabled: true, schedule: '0 4 * * 0' },
@@ -106,6 +108,8 @@ test('the example config in DESIGN.md parses, with its variables taken from the 
   });
   assert.deepEqual(config.storage, {
     prefix: '',
+    copyAttempts: 3,
+    copyRetryDelaySeconds: 5,
     local: { path: '/backups' },
     s3: {
       bucket: 'hotel-extranet-backups-prod',

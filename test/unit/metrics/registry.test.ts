@@ -171,8 +171,8 @@ describe('replication, database and storage series', () => {
         { database: 'fresh', up: false, error: 'connection refused' },
       ]);
       m.setStorage([
-        { target: 'local', usedBytes: 123, freeBytes: 456 },
-        { target: 's3', usedBytes: 789, freeBytes: null },
+        { target: 'local', up: true, error: null, usedBytes: 123, freeBytes: 456 },
+        { target: 's3', up: true, error: null, usedBytes: 789, freeBytes: null },
       ]);
     });
     assert.equal(sampleValue(e, 'pgwarden_database_up', { database: 'hotel' }), 1);
@@ -198,7 +198,7 @@ describe('the exposition as a whole', () => {
     m.setCatalog(catalog([hotelFull, { ...hotelFull, type: 'base', failed: 0, last_status: 'succeeded' }], [{ database: 'hotel', type: 'full', idx: 3, n: 8, seconds: 200 }]));
     m.setReplication(new Map([['hotel', replication([standby({ name: 'replica1' }), standby({ name: 'replica2', connected: false, lagSeconds: null, lagBytes: null })])]]));
     m.setDatabases([{ database: 'hotel', up: true, error: null }]);
-    m.setStorage([{ target: 'local', usedBytes: 123, freeBytes: 456 }]);
+    m.setStorage([{ target: 'local', up: true, error: null, usedBytes: 123, freeBytes: 456 }]);
     for (const c of ['catalog', 'replication', 'database', 'storage'] as const) m.setCollector(c, { success: true, at: NOW, durationSeconds: 0.01 });
   };
 

@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createMetricsService } from '../../../src/metrics/service.js';
-import { DURATIONS_SQL, type Queryable, SUMMARY_SQL, type SummaryRow } from '../../../src/metrics/snapshot.js';
+import { COPIES_SQL, DURATIONS_SQL, type Queryable, SUMMARY_SQL, type SummaryRow } from '../../../src/metrics/snapshot.js';
 import type { MetricsProbes } from '../../../src/metrics/types.js';
 import type { ReplicationReport } from '../../../src/replication/types.js';
 import { find, parseExposition, promtoolCheckMetrics, sampleValue } from './exposition.js';
@@ -42,7 +42,7 @@ const summaryRow: SummaryRow = {
   expected_size: 1000,
 };
 
-/** A catalog pool that answers the two metrics queries, counts them, and can be made to fail or hang. */
+/** A catalog pool that answers the three metrics queries, counts them, and can be made to fail or hang. */
 function fakeCatalog() {
   const state = { queries: 0, mode: 'ok' as 'ok' | 'fail' | 'hang', gate: undefined as Promise<void> | undefined };
   const result = <R extends pg.QueryResultRow>(rows: unknown[]) => ({ rows, rowCount: rows.length, command: 'SELECT', oid: 0, fields: [] }) as unknown as pg.QueryResult<R>;
@@ -54,6 +54,7 @@ function fakeCatalog() {
       if (state.mode === 'hang') await new Promise(() => {});
       if (text === SUMMARY_SQL) return result<R>([summaryRow]);
       if (text === DURATIONS_SQL) return result<R>([{ database: 'hotel', type: 'full', idx: 2, n: 3, seconds: 30 }]);
+      if (text === COPIES_SQL) return result<R>([{ database: 'hotel', target: 'local', stored: 3, storedBytes: 3000, degraded: 1 }]);
       throw new Error(`unexpected query: ${text}`);
     },
   };
@@ -73,7 +74,7 @@ function replicationReport(): ReplicationReport {
 const okProbes: MetricsProbes = {
   databaseUp: async (db) => ({ database: db.name, up: true, error: null }),
   replication: async () => replicationReport(),
-  storageUsage: async () => [{ target: 'local', usedBytes: 10, freeBytes: 20 }],
+  storageUsage: async () => [{ target: 'local', up: true, error: null, usedBytes: 10, freeBytes: 20 }],
 };
 
 function service(overrides: { probes?: Partial<MetricsProbes>; collectorTimeoutMs?: number } = {}) {
@@ -118,7 +119,7 @@ describe('metrics service', () => {
     await svc.refresh();
     await svc.render();
     assert.equal(renders(), 3, 'a refresh makes the next scrape render its figures');
-    assert.equal(catalog.state.queries, queriesAfterRefresh + 2, 'scrapes never query the catalog');
+    assert.equal(catalog.state.queries, queriesAfterRefresh + 3, 'scrapes never query the catalog');
   });
 
   it('renders what the collectors stored, with collector_success 1 and the refresh times', async () => {
@@ -208,7 +209,7 @@ describe('metrics service', () => {
     catalog.state.gate = undefined;
     open();
     await Promise.all([first, second, third]);
-    assert.equal(catalog.state.queries, 4, 'two refreshes of two queries each');
+    assert.equal(catalog.state.queries, 6, 'two refreshes of three queries each');
   });
 
   it('the lag loop refreshes replication alone, on its interval', async () => {
