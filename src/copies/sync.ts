@@ -9,7 +9,8 @@ import { errorMessage } from '../errors.js';
 import { copyObject } from '../storage/copy.js';
 import type { TargetSet } from '../storage/target-set.js';
 import type { StorageDriver } from '../storage/types.js';
-import { walRoot } from '../wal/archive.js';
+import { parseArchivedObjectName, walRoot } from '../wal/archive.js';
+import { parseWalFileName } from '../wal/names.js';
 
 export interface SyncContext {
   catalog: Catalog;
@@ -114,12 +115,17 @@ async function syncWal(ctx: SyncContext, database: string, reachable: Set<string
   for (const to of targets) {
     const have = listings.get(to.name);
     if (!have) continue;
+    // WAL older than the oldest a target holds was removed there by retention (its period differs per target),
+    // not missed while it was down: copying it back would undo the cleanup.
+    const floor = [...have.keys()].map(walPosition).filter((p) => p !== undefined).sort()[0];
     let copied = 0;
     for (const from of targets) {
       const theirs = listings.get(from.name);
       if (from === to || !theirs) continue;
       for (const [path, size] of theirs) {
         if (have.has(path)) continue;
+        const position = walPosition(path);
+        if (floor !== undefined && position !== undefined && position < floor) continue;
         try {
           await copyObject(from, to, path, { bytes: size }, ctx.signal);
           have.set(path, size);
@@ -132,4 +138,12 @@ async function syncWal(ctx: SyncContext, database: string, reachable: Set<string
     }
     if (copied > 0) report.walCopied.push({ database, target: to.name, objects: copied });
   }
+}
+
+/** Where a stored WAL file sits in the WAL (log and segment of its name, as fixed-width hex); undefined for history files. */
+function walPosition(path: string): string | undefined {
+  const stored = parseArchivedObjectName(path.slice(path.lastIndexOf('/') + 1));
+  const parsed = stored && parseWalFileName(stored.name);
+  if (!parsed || parsed.kind === 'history') return undefined;
+  return (parsed.kind === 'segment' ? parsed.name : parsed.segment).slice(8, 24);
 }

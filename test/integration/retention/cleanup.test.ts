@@ -281,6 +281,11 @@ describe('retention cleanup', () => {
     // The replica is back: the next run removes its copies too, and the backups expire.
     await rm(replicaDir);
     await rename(`${replicaDir}.away`, replicaDir);
+    // The storage sync must not copy back to local the WAL retention removed there (the replica still has it).
+    const synced = await syncCopies({ catalog: app.catalog, storage: app.storage, prefix: '', walDatabases: ['hotel'], logger: silent });
+    assert.deepEqual(synced.walFailed, []);
+    const localSynced = await listFiles(warden.storageDir);
+    for (const w of walGoing) assert.ok(!localSynced.includes(`hotel/wal/00000001/${w.file}`), `${w.name} stays removed from local`);
     const second = await runCleanup(ctx, { databases: ['hotel'], dryRun: false, actor: 'cli:test' });
     assert.equal(second.ok, true, JSON.stringify(second.failures));
     assert.deepEqual(
