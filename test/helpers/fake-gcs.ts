@@ -19,7 +19,8 @@
 //
 // Fault switches: `down('refuse')` stops listening (connections refused) and `down('unavailable')` answers 503
 // to everything, until `up()`; `failUploadsAfter(bytes)` drops the connection once that many upload bytes
-// arrived (optionally only `times` times); `requireToken(token)` answers 401 to requests without
+// arrived (optionally only `times` times); `loseFinalResponses(times)` stores the next finished uploads but
+// drops the connection instead of answering (a response lost on the way back); `requireToken(token)` answers 401 to requests without
 // `Authorization: Bearer <token>` (the client sends none to a non-Google endpoint); `denyAccess(bucket)`
 // answers 403 for that bucket. `sessions()` lists unfinished resumable uploads, `objects(bucket)` what is stored.
 import { createHash, type Hash, randomBytes } from 'node:crypto';
@@ -81,6 +82,7 @@ export interface FakeGcs {
   down(mode?: 'refuse' | 'unavailable'): Promise<void>;
   up(): Promise<void>;
   failUploadsAfter(bytes: number | undefined, options?: { times?: number }): void;
+  loseFinalResponses(times: number): void;
   requireToken(token: string | undefined): void;
   denyAccess(bucket: string | undefined): void;
   close(): Promise<void>;
@@ -133,6 +135,7 @@ export async function startFakeGcs(t: { after(fn: () => Promise<void>): void } |
   let token: string | undefined;
   let denied: string | undefined;
   let failAfter: { bytes: number; times: number; seen: number } | undefined;
+  let loseFinal = 0;
 
   const createBucket = (name: string) => {
     const now = new Date().toISOString();
@@ -261,6 +264,10 @@ export async function startFakeGcs(t: { after(fn: () => Promise<void>): void } |
   }
 
   async function uploadChunk(req: IncomingMessage, res: ServerResponse, session: Session) {
+    if (session.finished) {
+      await readBody(req);
+      return json(res, 200, objectJson(session.finished));
+    }
     const range = /^bytes (?:\*|(\d+)-(\d+|\*))\/(\d+|\*)$/.exec(req.headers['content-range'] ?? '');
     if (!range) {
       await readBody(req);
@@ -271,7 +278,6 @@ export async function startFakeGcs(t: { after(fn: () => Promise<void>): void } |
     if (startText === undefined) {
       // `bytes */*` asks how far the upload got; `bytes */N` also finalizes when all N bytes are there.
       await readBody(req);
-      if (session.finished) return json(res, 200, objectJson(session.finished));
       if (total !== undefined && total === session.received) return finalize(res, session, req);
       return incomplete(res, session);
     }
@@ -328,7 +334,6 @@ export async function startFakeGcs(t: { after(fn: () => Promise<void>): void } |
     if (claimed !== undefined && claimed !== crc) {
       throw new HttpError(400, `Provided CRC32C "${claimed}" doesn't match calculated CRC32C "${crc}".`, 'invalid');
     }
-    sessions.delete(session.id);
     session.finished = await store(session.bucket, session.name, session.file, {
       size: session.received,
       crc32c: crc,
@@ -336,6 +341,11 @@ export async function startFakeGcs(t: { after(fn: () => Promise<void>): void } |
       contentType: session.contentType,
       kmsKeyName: session.kmsKeyName,
     });
+    if (loseFinal > 0) {
+      loseFinal--;
+      res.socket?.destroy();
+      return;
+    }
     json(res, 200, objectJson(session.finished));
   }
 
@@ -499,7 +509,10 @@ export async function startFakeGcs(t: { after(fn: () => Promise<void>): void } |
       if (!stored) throw new Error(`fake GCS: no object ${bucket}/${name}`);
       return readFile(stored.file);
     },
-    sessions: () => [...sessions.values()].map(({ id, bucket, name, received, kmsKeyName }) => ({ id, bucket, name, received, kmsKeyName })),
+    sessions: () =>
+      [...sessions.values()]
+        .filter((session) => !session.finished)
+        .map(({ id, bucket, name, received, kmsKeyName }) => ({ id, bucket, name, received, kmsKeyName })),
     async down(mode = 'refuse') {
       if (mode === 'unavailable') unavailable = true;
       else await stop();
@@ -513,6 +526,9 @@ export async function startFakeGcs(t: { after(fn: () => Promise<void>): void } |
     },
     failUploadsAfter(bytes, opts = {}) {
       failAfter = bytes === undefined ? undefined : { bytes, times: opts.times ?? Number.POSITIVE_INFINITY, seen: 0 };
+    },
+    loseFinalResponses(times) {
+      loseFinal = times;
     },
     requireToken(value) {
       token = value;

@@ -48,7 +48,7 @@ export function createGcsDriver(options: GcsDriverOptions): StorageDriver {
       // The client reads maxRetries 0 as "default (3)": no retries is autoRetry off.
       autoRetry: maxRetries > 0,
       maxRetries: Math.max(maxRetries, 1),
-      maxRetryDelay: 16,
+      maxRetryDelay: 8,
       // A resumable upload counts totalTimeout from its first request: the default 600 s would stop retries
       // in any upload longer than ten minutes. Retries are bounded by maxRetries instead.
       totalTimeout: 24 * 3600,
