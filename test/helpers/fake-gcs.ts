@@ -22,7 +22,8 @@
 // arrived (optionally only `times` times); `loseFinalResponses(times)` stores the next finished uploads but
 // drops the connection instead of answering (a response lost on the way back); `requireToken(token)` answers 401 to requests without
 // `Authorization: Bearer <token>` (the client sends none to a non-Google endpoint); `denyAccess(bucket)`
-// answers 403 for that bucket. `sessions()` lists unfinished resumable uploads, `objects(bucket)` what is stored.
+// answers 403 for that bucket; `corrupt(bucket, name)` flips a stored byte (the recorded hashes stay).
+// `sessions()` lists unfinished resumable uploads, `objects(bucket)` what is stored.
 import { createHash, type Hash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
@@ -78,6 +79,7 @@ export interface FakeGcs {
   bucket(name: string): Record<string, unknown> | undefined;
   objects(bucket: string): FakeObject[];
   readObject(bucket: string, name: string): Promise<Buffer>;
+  corrupt(bucket: string, name: string): Promise<void>;
   sessions(): FakeSession[];
   down(mode?: 'refuse' | 'unavailable'): Promise<void>;
   up(): Promise<void>;
@@ -508,6 +510,13 @@ export async function startFakeGcs(t: { after(fn: () => Promise<void>): void } |
       const stored = buckets.get(bucket)?.objects.get(name);
       if (!stored) throw new Error(`fake GCS: no object ${bucket}/${name}`);
       return readFile(stored.file);
+    },
+    async corrupt(bucket, name) {
+      const stored = buckets.get(bucket)?.objects.get(name);
+      if (!stored || stored.size === 0) throw new Error(`fake GCS: no object ${bucket}/${name} to corrupt`);
+      const bytes = await readFile(stored.file);
+      bytes[0] = bytes[0]! ^ 0xff;
+      await writeFile(stored.file, bytes);
     },
     sessions: () =>
       [...sessions.values()]

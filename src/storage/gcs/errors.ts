@@ -15,6 +15,7 @@ type Failure =
   | { kind: 'status'; status: number; message: string }
   | { kind: 'network'; code: string }
   | { kind: 'noCredentials' }
+  | { kind: 'checksum'; direction: 'download' | 'upload' }
   | { kind: 'other'; message: string };
 
 const NETWORK_CODES = /\b(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE|ECONNABORTED|UND_ERR_CONNECT_TIMEOUT)\b/;
@@ -33,6 +34,8 @@ export function classifyGcsError(error: unknown): Failure {
       .find((s) => typeof s === 'number' && s >= 400 && s < 600) as number | undefined;
     if (status !== undefined) return { kind: 'status', status, message: apiMessage(text) };
     const code = typeof e.code === 'string' ? e.code : '';
+    if (code === 'CONTENT_DOWNLOAD_MISMATCH') return { kind: 'checksum', direction: 'download' };
+    if (code === 'FILE_NO_UPLOAD' || code === 'FILE_NO_UPLOAD_DELETE') return { kind: 'checksum', direction: 'upload' };
     if (NETWORK_CODES.test(code)) return { kind: 'network', code };
     if (e.type === 'request-timeout' || /network timeout|socket connection timeout/i.test(text)) return { kind: 'network', code: 'timeout' };
     // Resumable uploads fold the last response into a plain Error's message.
@@ -88,6 +91,13 @@ function describe(target: GcsTarget, failure: Failure, aboutObject: boolean): { 
         reason: `cannot reach ${target.endpoint} (${failure.code})`,
         hints: ['check storage.gcs.apiEndpoint and the network path to it (DNS, firewall, proxy); pgwarden retries at the next run'],
       };
+    case 'checksum':
+      return failure.direction === 'download'
+        ? {
+            reason: 'the bytes received do not match the object’s crc32c',
+            hints: ['read it again; if this repeats, the stored object is damaged: restore from another target'],
+          }
+        : { reason: 'GCS stored bytes that do not match the crc32c of what was sent; the upload was discarded', hints: ['run the operation again'] };
     case 'other':
       return { reason: failure.message, hints: [] };
     case 'status':
@@ -109,7 +119,7 @@ function describe(target: GcsTarget, failure: Failure, aboutObject: boolean): { 
   }
   if (status === 404) return { reason: 'no such object (404)', hints: [] };
   if (status === 429 || status >= 500) {
-    return { reason: `GCS answered ${status}${message ? `: ${message}` : ''}`, hints: ['a transient GCS problem if it persists no longer than a few minutes; raise storage.gcs.maxRetries to ride it out'] };
+    return { reason: `GCS answered ${status}${message ? `: ${message}` : ''}`, hints: ['GCS is failing or throttling requests; if this repeats, raise storage.gcs.maxRetries to wait longer for it'] };
   }
   return { reason: `GCS answered ${status}${message ? `: ${message}` : ''}`, hints: [] };
 }

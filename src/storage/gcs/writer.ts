@@ -103,7 +103,8 @@ export function gcsWriter(options: GcsWriterOptions): StorageWriter {
       if (committed || aborted) return;
       aborted = true;
       stream.destroy();
-      upload?.destroy();
+      // With an error, so that a commit() waiting on the upload settles (rejects) too.
+      upload?.destroy(new Error('the upload was aborted'));
       if (!sessionUri) return;
       // A failed commit may still have finalized the object (the last response was lost): the session says
       // so, and then exactly that generation is deleted, never an older or newer one.

@@ -148,3 +148,36 @@ test('reading a missing object fails with a message naming the target, object an
     return true;
   });
 });
+
+test('a stored object whose bytes no longer match its crc32c fails the read', async (t) => {
+  const fake = await startFakeGcs(t, { buckets: [BUCKET] });
+  const driver = driverFor(fake);
+  await writeTextObject(driver, 'prod/shop/full/b1/manifest.json', '{"backup":"b1"}');
+  await fake.corrupt(BUCKET, 'prod/shop/full/b1/manifest.json');
+  await assert.rejects(sha256Of(driver.read('prod/shop/full/b1/manifest.json')), (error: Error) => {
+    assert.equal(error.name, 'StorageError');
+    assert.match(error.message, new RegExp(`^storage target gcs: cannot read prod/shop/full/b1/manifest.json in bucket ${BUCKET}: the bytes received do not match the object’s crc32c$`));
+    return true;
+  });
+});
+
+test('the fake serves byte ranges and object metadata as the JSON API does', async (t) => {
+  const fake = await startFakeGcs(t, { buckets: [BUCKET] });
+  await writeTextObject(driverFor(fake), 'a/b c', '0123456789');
+  const media = `${fake.url}/storage/v1/b/${BUCKET}/o/${encodeURIComponent('a/b c')}?alt=media`;
+  const part = await fetch(media, { headers: { range: 'bytes=2-5' } });
+  assert.equal(part.status, 206);
+  assert.equal(part.headers.get('content-range'), 'bytes 2-5/10');
+  assert.equal(await part.text(), '2345');
+  const tail = await fetch(media, { headers: { range: 'bytes=-3' } });
+  assert.equal(await tail.text(), '789');
+  const whole = await fetch(media);
+  assert.equal(whole.headers.get('x-goog-hash'), `crc32c=${crc32cBase64(crc32c(Buffer.from('0123456789')))},md5=${createHash('md5').update('0123456789').digest('base64')}`);
+  assert.equal(await whole.text(), '0123456789');
+  const metadata = (await (await fetch(`${fake.url}/storage/v1/b/${BUCKET}/o/${encodeURIComponent('a/b c')}`)).json()) as Record<string, unknown>;
+  assert.equal(metadata.size, '10');
+  assert.equal(metadata.name, 'a/b c');
+  const missing = await fetch(`${fake.url}/storage/v1/b/${BUCKET}/o/nope`);
+  assert.equal(missing.status, 404);
+  assert.deepEqual(((await missing.json()) as { error: { code: number } }).error.code, 404);
+});

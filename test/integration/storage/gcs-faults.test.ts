@@ -58,10 +58,19 @@ test('a writer aborted by its producer mid-upload cancels the session and leaves
   assert.equal(await driver.stat(PATH), undefined);
   await assert.rejects(writer.commit(), /storage target gcs: cannot write .* in bucket backups: the upload was aborted/);
 
+  // An abort while commit() sends the last chunk: the commit fails, nothing is left.
+  const racing = driver.write(`${PATH}.3`);
+  await pipeline(source(600 * KiB).stream, racing.stream);
+  const committing = assert.rejects(racing.commit(), /cannot write .*\.3 in bucket backups: the upload was aborted/);
+  await racing.abort();
+  await committing;
+  assert.deepEqual(fake.objects(BUCKET), []);
+  assert.deepEqual(fake.sessions(), []);
+
   const unused = driver.write(`${PATH}.2`);
   await unused.abort();
   await unused.abort();
-  assert.equal(fake.requests.filter((r) => r.path.startsWith('/upload/') && r.method === 'POST').length, 1, 'an unused writer opens no session');
+  assert.equal(fake.requests.filter((r) => r.path.startsWith('/upload/') && r.method === 'POST').length, 2, 'an unused writer opens no session');
 });
 
 test('the server dying mid-upload fails the write with a clear error and leaves no object', async (t) => {
