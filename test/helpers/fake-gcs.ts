@@ -17,8 +17,8 @@
 // correct crc32c (Castagnoli) and md5Hash, without which the client deletes what it just uploaded.
 // `kmsKeyName` from an upload's query is stored on the object, and every request is recorded in `requests`.
 //
-// Fault switches: `down('refuse')` stops listening (connections refused) and `down('unavailable')` answers 503
-// to everything, until `up()`; `failUploadsAfter(bytes)` drops the connection once that many upload bytes
+// Fault switches: `down('refuse')` stops listening (connections refused), `down('unavailable')` answers 503
+// to everything and `down('hang')` reads requests but never answers, until `up()`; `failUploadsAfter(bytes)` drops the connection once that many upload bytes
 // arrived (optionally only `times` times); `loseFinalResponses(times)` stores the next finished uploads but
 // drops the connection instead of answering (a response lost on the way back); `requireToken(token)` answers 401 to requests without
 // `Authorization: Bearer <token>` (the client sends none to a non-Google endpoint); `denyAccess(bucket)`
@@ -81,7 +81,7 @@ export interface FakeGcs {
   readObject(bucket: string, name: string): Promise<Buffer>;
   corrupt(bucket: string, name: string): Promise<void>;
   sessions(): FakeSession[];
-  down(mode?: 'refuse' | 'unavailable'): Promise<void>;
+  down(mode?: 'refuse' | 'unavailable' | 'hang'): Promise<void>;
   up(): Promise<void>;
   failUploadsAfter(bytes: number | undefined, options?: { times?: number }): void;
   loseFinalResponses(times: number): void;
@@ -134,6 +134,7 @@ export async function startFakeGcs(t: { after(fn: () => Promise<void>): void } |
   let nextFile = 0;
   let generation = 1_700_000_000_000_000;
   let unavailable = false;
+  let hanging = false;
   let token: string | undefined;
   let denied: string | undefined;
   let failAfter: { bytes: number; times: number; seen: number } | undefined;
@@ -405,6 +406,10 @@ export async function startFakeGcs(t: { after(fn: () => Promise<void>): void } |
     const query = Object.fromEntries(url.searchParams);
     const method = req.method ?? 'GET';
     requests.push({ method, path: url.pathname, query, headers: req.headers });
+    if (hanging) {
+      req.resume();
+      return;
+    }
     if (unavailable) {
       await readBody(req).catch(() => {});
       throw new HttpError(503, 'Service Unavailable', 'backendError');
@@ -524,10 +529,15 @@ export async function startFakeGcs(t: { after(fn: () => Promise<void>): void } |
         .map(({ id, bucket, name, received, kmsKeyName }) => ({ id, bucket, name, received, kmsKeyName })),
     async down(mode = 'refuse') {
       if (mode === 'unavailable') unavailable = true;
+      else if (mode === 'hang') hanging = true;
       else await stop();
     },
     async up() {
       unavailable = false;
+      if (hanging) {
+        hanging = false;
+        for (const socket of sockets) socket.destroy();
+      }
       if (!listening) {
         await listen(port);
         listening = true;

@@ -177,3 +177,23 @@ test('check() names the target and bucket: missing bucket, rejected credentials,
   await fake.up();
   await driverFor(fake).check();
 });
+
+test('an endpoint that accepts connections but never answers fails check, write and read within timeoutSeconds', async (t) => {
+  const fake = await startFakeGcs(t, { buckets: [BUCKET] });
+  const driver = driverFor(fake, { timeoutSeconds: 1 });
+  await fake.down('hang');
+  const timed = async (operation: () => Promise<unknown>, pattern: RegExp) => {
+    const started = Date.now();
+    await assert.rejects(operation(), pattern);
+    const took = Date.now() - started;
+    assert.ok(took >= 900 && took < 4000, `failed after the 1 s timeout, took ${took} ms`);
+  };
+  await timed(() => driver.check(), new RegExp(`^StorageError: storage target gcs: cannot use bucket ${BUCKET}: cannot reach ${fake.url} \\(timeout\\)$`));
+  // The resumable-upload requests bypass the client's own timeout: without pgwarden's this one hangs forever.
+  await timed(() => writeOrAbort(driver.write(PATH), source(10).stream), new RegExp(`cannot write ${PATH} in bucket ${BUCKET}: cannot reach .* \\(timeout\\)$`));
+  await timed(async () => {
+    for await (const _ of driver.read(PATH));
+  }, new RegExp(`cannot read ${PATH} in bucket ${BUCKET}: cannot reach .* \\(timeout\\)$`));
+  await fake.up();
+  assert.deepEqual(fake.objects(BUCKET), []);
+});
