@@ -106,6 +106,10 @@ const gcsSchema = z.strictObject({
   projectId: nonEmptyString().optional(),
   keyFilename: nonEmptyString().optional(),
   kmsKeyName: nonEmptyString().optional(),
+  // Resumable uploads send one chunk per request; GCS wants multiples of 256 KiB, which whole MiB are.
+  chunkSizeMiB: intInRange(1, 1024).default(16),
+  maxRetries: intInRange(0, 10).default(3),
+  timeoutSeconds: intInRange(1, 3600).default(60),
 });
 
 const storageSchema = z

@@ -121,7 +121,7 @@ test('the example config in DESIGN.md parses, with its variables taken from the 
       queueSize: 4,
       replica: { bucket: 'hotel-extranet-backups-prod-dr', region: 'us-west-2' },
     },
-    gcs: { bucket: 'hotel-extranet-backups-prod' },
+    gcs: { bucket: 'hotel-extranet-backups-prod', chunkSizeMiB: 16, maxRetries: 3, timeoutSeconds: 60 },
   });
   assert.deepEqual(config.encryption, { keys: [{ id: 'k2026', key: KEY_2026 }] });
   assert.deepEqual(config.server, { port: 9187, host: '127.0.0.1', tokens: [{ name: 'ops', token: DESIGN_ENV.PGWARDEN_API_TOKEN }], shutdownGraceSeconds: 60 });
