@@ -59,7 +59,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'databases[].standbys[].url': 'postgres:// URL of the standby (a role with `pg_monitor`; `failover promote` also needs `pg_promote()`).',
   storage: 'Where backups and WAL go; at least one target. Layout: `<prefix>/<database>/<kind>/<backupId>/`.',
   'storage.prefix': 'Path prefix inside every target; no leading or trailing `/`, no `.` or `..` segments.',
-  'storage.local': 'A directory target (this version writes to `storage.local`; S3 and GCS keys are validated for later).',
+  'storage.local': 'A directory target: the first read when restoring (fastest). Every configured target (local, s3 and its replica, gcs) receives every backup and WAL file at once.',
   'storage.local.path': 'The directory holding backups; relative paths are relative to the config file. For push-mode `wal-push` it must be writable by the database server’s OS user.',
   'storage.s3': 'An S3 (or S3-compatible) bucket target.',
   'storage.copyAttempts': 'When a target fails during a backup, how many times pgwarden copies the backup over from a target that holds it (with growing delays) before marking the backup degraded; the `storage-sync` job keeps trying afterwards.',

@@ -15,5 +15,10 @@ export async function createStorage(config: Config, options: CreateStorageOption
   const storage = config.storage;
   const targets: StorageDriver[] = [];
   if (storage.local) targets.push(createLocalDriver({ root: storage.local.path, freeBytes: options.freeBytes }));
+  if (storage.gcs) {
+    const { gcsTargetFromConfig } = await import('./gcs/from-config.js');
+    const gcs = gcsTargetFromConfig(storage);
+    if (gcs) targets.push(gcs);
+  }
   return new TargetSet(targets);
 }
