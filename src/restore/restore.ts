@@ -12,7 +12,7 @@ import type pg from 'pg';
 import type { Catalog } from '../catalog/catalog.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import { RestoreError, StorageFullError, VerificationError, errorMessage } from '../errors.js';
-import { artifactReadStages } from '../pipeline/artifact.js';
+import { backupReadStages } from '../pipeline/artifact.js';
 import { DigestTap } from '../pipeline/digest.js';
 import { connect, describeUrl, toolConnection } from '../postgres/connection.js';
 import { startTool, type ToolProcess, toolSink } from '../postgres/run-tool.js';
@@ -96,8 +96,7 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
     const args = ['--exit-on-error', `--dbname=${conn.dbname}`];
     if (options.clean) args.push('--clean', '--if-exists');
     if (options.noOwner) args.push('--no-owner', '--no-privileges');
-    const read = () =>
-      artifactReadStages({ compression: artifact.compression.algorithm, keyring: ctx.keyring, encrypted: artifact.encryption !== null });
+    const read = () => backupReadStages(artifact, ctx.keyring);
 
     const label = `pg_restore into ${target}`;
     if (artifact.format === 'directory-tar') {

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { KeyRing } from '../crypto/keyring.js';
 import { EncryptionError, PgwardenError, ToolError, VerificationError } from '../errors.js';
 import type { ArtifactInfo } from '../manifest/types.js';
-import { artifactReadStages } from '../pipeline/artifact.js';
+import { backupReadStages } from '../pipeline/artifact.js';
 import { DigestTap } from '../pipeline/digest.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { startTool, toolSink } from '../postgres/run-tool.js';
@@ -59,8 +59,7 @@ export async function verifyArtifact(options: VerifyArtifactOptions): Promise<Ar
 }
 
 function readStages(options: VerifyArtifactOptions) {
-  const { artifact } = options;
-  return artifactReadStages({ compression: artifact.compression.algorithm, keyring: options.keyring, encrypted: artifact.encryption !== null });
+  return backupReadStages(options.artifact, options.keyring);
 }
 
 function assertSameSha(actual: string, expected: string, name: string): void {
@@ -153,7 +152,7 @@ function classifyReadError(error: unknown, name: string, stderr: string): Pgward
 /** Runs `pg_restore --list` on the head of the artifact and counts its TABLE entries. */
 async function countArchiveTables(options: VerifyArtifactOptions, name: string): Promise<number> {
   const { storage, path, artifact } = options;
-  const read = artifactReadStages({ compression: artifact.compression.algorithm, keyring: options.keyring, encrypted: artifact.encryption !== null });
+  const read = backupReadStages(artifact, options.keyring);
   const list = startTool(options.pgRestore, ['--list'], { stdin: 'pipe', stdout: 'pipe', signal: options.signal, label: 'pg_restore --list' });
   let text = '';
   list.stdout!.setEncoding('utf8');
