@@ -29,6 +29,8 @@ export interface FakeKms {
   readonly region: string;
   /** Calls received per operation, answered or not (reset with resetCalls). */
   readonly calls: Record<KmsOperation, number>;
+  /** Every plaintext data key handed out, so a test can check none of them leaked anywhere. */
+  readonly issued: readonly Buffer[];
   resetCalls(): void;
   /** Adds a key (optionally with an alias such as `alias/backups`); returns its ARN. */
   createKey(alias?: string): string;
@@ -55,6 +57,7 @@ export async function startFakeKms(t?: Pick<TestContext, 'after'>): Promise<Fake
   const keys = new Map<string, FakeKey>();
   const aliases = new Map<string, string>();
   const calls: Record<KmsOperation, number> = { GenerateDataKey: 0, Decrypt: 0 };
+  const issued: Buffer[] = [];
   const sockets = new Set<Socket>();
   let hanging = false;
   let port = 0;
@@ -149,6 +152,7 @@ export async function startFakeKms(t?: Pick<TestContext, 'after'>): Promise<Fake
         return;
       }
       const plaintext = randomBytes(bytes);
+      issued.push(plaintext);
       ok(res, { KeyId: key.arn, Plaintext: plaintext.toString('base64'), CiphertextBlob: wrap(key, plaintext).toString('base64') });
       return;
     }
@@ -192,6 +196,7 @@ export async function startFakeKms(t?: Pick<TestContext, 'after'>): Promise<Fake
     endpoint: `http://127.0.0.1:${port}`,
     region: FAKE_KMS_REGION,
     calls,
+    issued,
     resetCalls() {
       calls.GenerateDataKey = 0;
       calls.Decrypt = 0;
