@@ -78,6 +78,13 @@ export function walKeySource(keyring: KeyRing | undefined): KeySource | undefine
 const fromManifest = new WeakMap<object, WrappedKey>();
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+/** What to configure to read an artifact encrypted as its manifest says, when no encryption is configured. */
+export function missingKeyHint(encryption: ArtifactEncryption): string {
+  return encryption.kms
+    ? `set encryption.kms: the data key of this artifact is wrapped by KMS key ${encryption.kms.keyId}`
+    : `add the key with id "${encryption.keyId}" to encryption.keys in the config`;
+}
+
 /** The wrapped data key a manifest records, or undefined when a config key encrypted the artifact. */
 export function manifestWrappedKey(encryption: ArtifactEncryption | null | undefined): WrappedKey | undefined {
   const record = encryption?.kms;

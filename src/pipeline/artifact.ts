@@ -3,6 +3,7 @@
 import type { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { manifestWrappedKey } from '../crypto/envelope.js';
+import { EncryptionError } from '../errors.js';
 import type { EncryptionKey, KeyRing } from '../crypto/keyring.js';
 import { createDecryptStream, createEncryptStream } from '../crypto/stream.js';
 import type { WrappedKey } from '../crypto/types.js';
@@ -71,7 +72,11 @@ export function artifactReadStages(options: ReadStagesOptions): ReadStages {
   const stored = new DigestTap({ hash: true });
   const stages: Transform[] = [stored];
   if (options.encrypted) {
-    if (!options.keyring) throw new Error('artifactReadStages: an encrypted artifact needs a keyring');
+    if (!options.keyring) {
+      throw new EncryptionError('the artifact is encrypted, and no encryption is configured', {
+        hints: [options.envelope ? `set encryption.kms: its data key is wrapped by KMS key ${options.envelope.kmsKeyId}` : 'add the key it was encrypted with to encryption.keys'],
+      });
+    }
     stages.push(createDecryptStream(options.keyring, { envelope: options.envelope }));
   }
   stages.push(createDecompressor(options.compression));

@@ -10,6 +10,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import type { Catalog } from '../catalog/catalog.js';
+import { missingKeyHint } from '../crypto/envelope.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import { RestoreError, StorageFullError, VerificationError, errorMessage } from '../errors.js';
 import { backupReadStages } from '../pipeline/artifact.js';
@@ -76,7 +77,7 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
     const artifactPath = located.artifactPath!;
     if (artifact.encryption && !ctx.keyring) {
       throw new RestoreError(`backup ${manifest.backupId} is encrypted with key "${artifact.encryption.keyId}" but no encryption keys are configured`, {
-        hints: ['add the key to encryption.keys in the config'],
+        hints: [missingKeyHint(artifact.encryption)],
       });
     }
     await assertStoredChecksum(ctx.storage, artifactPath, artifact.sha256, artifact.storedBytes);

@@ -3,6 +3,7 @@
 // compare the tables in the archive's table of contents with the count taken when it was dumped.
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { missingKeyHint } from '../crypto/envelope.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import { EncryptionError, PgwardenError, ToolError, VerificationError } from '../errors.js';
 import type { ArtifactInfo } from '../manifest/types.js';
@@ -43,7 +44,7 @@ export async function verifyArtifact(options: VerifyArtifactOptions): Promise<Ar
   }
   if (artifact.encryption && !options.keyring) {
     throw new VerificationError('decrypt', `artifact ${name} is encrypted with key "${artifact.encryption.keyId}" but no encryption keys are configured`, {
-      hints: ['add the key to encryption.keys in the config'],
+      hints: [missingKeyHint(artifact.encryption)],
     });
   }
 

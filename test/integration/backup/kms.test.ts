@@ -104,6 +104,12 @@ describe('full backups with AWS KMS', () => {
     const verify = await warden.run(['verify', fresh]);
     assert.equal(verify.code, 1);
     assert.match(verify.stderr, /the data key is wrapped by KMS key arn:aws:kms:us-east-1:111122223333:key\/[0-9a-f-]+, and encryption\.kms is not configured/);
+    // Without any encryption section, the hint says what to configure.
+    await warden.writeConfig({ databases });
+    const bare = await warden.run(['restore', fresh, '--target-url', await pg().createDatabase('kms_rotation_bare')]);
+    assert.equal(bare.code, 1);
+    assert.match(bare.stderr, /is encrypted with key "kms-[0-9a-f]{32}" but no encryption keys are configured/);
+    assert.match(bare.stderr, /HINT: set encryption\.kms: the data key of this artifact is wrapped by KMS key arn:aws:kms:/);
   });
 
   it('KMS down or refusing during a backup fails it in seconds, naming the key; nothing is stored or marked good', async (t) => {
