@@ -7,7 +7,7 @@ import { recoverInterruptedRuns } from '../backup/recover-interrupted.js';
 import { type Catalog, createCatalog } from '../catalog/catalog.js';
 import { migrateCatalog } from '../catalog/migrate.js';
 import type { Config } from '../config/index.js';
-import { createKeyRing, type KeyRing } from '../crypto/keyring.js';
+import { type KeyRing, keyRingFromConfig } from '../crypto/keyring.js';
 import { connect } from '../postgres/connection.js';
 import { createStorage } from '../storage/create.js';
 import type { TargetSet } from '../storage/target-set.js';
@@ -36,7 +36,7 @@ export interface OpenOptions {
 export async function openPgwarden(config: Config, options: OpenOptions): Promise<Pgwarden> {
   const logger = options.logger;
   const storage = await createStorage(config, options);
-  const keyring = config.encryption ? createKeyRing(config.encryption.keys) : undefined;
+  const keyring = keyRingFromConfig(config.encryption);
   const pool = new pg.Pool({ connectionString: config.catalog.url, max: 4, connectionTimeoutMillis: 10_000, application_name: 'pgwarden' });
   pool.on('error', (error) => logger.warn({ err: error }, 'catalog connection lost'));
   const catalogClient = () => connect(config.catalog.url, { purpose: 'the catalog', applicationName: 'pgwarden' });

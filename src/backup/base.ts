@@ -8,13 +8,14 @@ import type { DatabaseConfig } from '../config/index.js';
 import { PrecheckError, VerificationError } from '../errors.js';
 import { sealManifest } from '../manifest/manifest.js';
 import { type ArtifactInfo, type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
-import { artifactReadStages, writeArtifact } from '../pipeline/artifact.js';
+import { backupReadStages, writeArtifact } from '../pipeline/artifact.js';
 import { compressionSuffix } from '../pipeline/compression.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { toolConnection } from '../postgres/connection.js';
 import { startTool, type ToolProcess } from '../postgres/run-tool.js';
 import { copyPolicy, manifestCopies, settleArtifactCopies, writeManifestCopies } from '../copies/settle.js';
 import type { StorageDriver } from '../storage/types.js';
+import { encryptsNewArtifacts, newArtifactKey } from '../crypto/envelope.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import { checkDiskSpace, connectSource, findToolsForServer, describeSource, expectedSize, formatBytes } from './precheck.js';
 import { type RunOptions, runInFrame } from './run-frame.js';
@@ -42,8 +43,7 @@ interface WalRange {
 export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, options: RunOptions = {}): Promise<BackupResult> {
   const { config, catalog, storage } = ctx;
   const compression = { algorithm: config.backup.compression, level: config.backup.compressionLevel };
-  const encryptionKey = ctx.keyring?.encryptionKey();
-  const artifactFile = `base.tar${compressionSuffix(compression.algorithm)}${encryptionKey ? '.enc' : ''}`;
+  const artifactFile = `base.tar${compressionSuffix(compression.algorithm)}${encryptsNewArtifacts(ctx.keyring) ? '.enc' : ''}`;
   let basebackup: ToolProcess | undefined;
   let archivingStuck: string | undefined;
 
@@ -83,6 +83,8 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
       const [pgBasebackup, pgVerifyBackup] = await findToolsForServer(['pg_basebackup', 'pg_verifybackup'], config.backup.pgBinDir, info.serverMajor);
       await log('precheck', 'info', `pre-checks passed: PostgreSQL ${info.serverVersion}, role ${info.role}, expected size ${formatBytes(expected)}`);
 
+      // Under KMS a data key of this backup's own (before pg_basebackup starts: KMS down fails the run at once).
+      const encryption = await newArtifactKey(ctx.keyring);
       const conn = toolConnection(replicationUrl);
       basebackup = startTool(
         pgBasebackup.path,
@@ -107,7 +109,7 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
         source: basebackup.stdout!,
         sourceDone: basebackup.done,
         compression,
-        encryptionKey,
+        encryptionKey: encryption?.key,
         writers: [writer],
         signal: ctx.signal,
       }).catch((error: unknown) => {
@@ -123,7 +125,7 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
         file: artifactFile,
         format: 'tar',
         compression,
-        encryption: encryptionKey ? { keyId: encryptionKey.id, format: 'pgwenc-1' } : null,
+        encryption: encryption?.encryption ?? null,
         rawBytes: written.rawBytes,
         storedBytes: written.storedBytes,
         sha256: written.sha256,
@@ -177,7 +179,7 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
         rawSize: written.rawBytes,
         checksumSha256: written.sha256,
         compression: `${compression.algorithm}:${compression.level}`,
-        encryptionKeyId: encryptionKey?.id ?? null,
+        encryptionKeyId: encryption?.key.id ?? null,
         serverVersion: info.serverVersion,
         storage: stored.copies,
         verification: { status: 'ok', at: verifiedAt, error: null },
@@ -216,7 +218,7 @@ export async function verifyBaseArtifact(options: VerifyBaseOptions): Promise<{ 
   if (info.size !== artifact.storedBytes) {
     throw new VerificationError('size', `artifact ${name} is ${info.size < artifact.storedBytes ? 'truncated' : 'longer than recorded'}: ${info.size} bytes stored, the manifest records ${artifact.storedBytes}`);
   }
-  const read = artifactReadStages({ compression: artifact.compression.algorithm, keyring: options.keyring, encrypted: artifact.encryption !== null });
+  const read = backupReadStages(artifact, options.keyring);
   const unpacked = await unpackDirectoryArchive({ source: storage.read(path), stages: read.stages, rawBytes: artifact.rawBytes, tempDir: options.tempDir, signal: options.signal }).catch(
     (error: unknown) => {
       throw new VerificationError('archive', `artifact ${name} could not be unpacked: ${(error as Error).message}`, { cause: error });

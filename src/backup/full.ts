@@ -3,6 +3,8 @@
 // (the commit point) and the catalog row. Any failure removes what was written and records the reason.
 import type pg from 'pg';
 import type { DatabaseConfig } from '../config/index.js';
+import { encryptsNewArtifacts, newArtifactKey } from '../crypto/envelope.js';
+import type { ArtifactEncryption } from '../crypto/types.js';
 import { sealManifest } from '../manifest/manifest.js';
 import { type ArtifactFormat, type ArtifactInfo, type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
 import { writeArtifact } from '../pipeline/artifact.js';
@@ -31,9 +33,8 @@ export type FullBackupOptions = RunOptions;
 export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, options: FullBackupOptions = {}): Promise<BackupResult> {
   const { config, catalog, storage } = ctx;
   const compression = { algorithm: config.backup.compression, level: config.backup.compressionLevel };
-  const encryptionKey = ctx.keyring?.encryptionKey();
   const format: ArtifactFormat = config.backup.jobs > 1 ? 'directory-tar' : 'custom';
-  const artifactFile = `${format === 'custom' ? 'dump.pgc' : 'dump.tar'}${compressionSuffix(compression.algorithm)}${encryptionKey ? '.enc' : ''}`;
+  const artifactFile = `${format === 'custom' ? 'dump.pgc' : 'dump.tar'}${compressionSuffix(compression.algorithm)}${encryptsNewArtifacts(ctx.keyring) ? '.enc' : ''}`;
   let source: pg.Client | undefined;
   let dump: DumpSource | undefined;
 
@@ -56,6 +57,9 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
         pgDump: pgDump.path,
         expectedBytes: expected,
       });
+
+      // Under KMS a data key of this backup's own (before pg_dump starts: KMS down fails the run at once).
+      const encryption = await newArtifactKey(ctx.keyring);
 
       // Hold the snapshot open while pg_dump imports it: the table count and the dump see the same data.
       await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -82,7 +86,7 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
         source: dump.stream,
         sourceDone: dump.done,
         compression,
-        encryptionKey,
+        encryptionKey: encryption?.key,
         writers: [writer],
         signal: ctx.signal,
       });
@@ -105,7 +109,7 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
         rows: totalRows,
       });
 
-      const artifact = artifactInfo(artifactFile, format, compression, encryptionKey?.id, written);
+      const artifact = artifactInfo(artifactFile, format, compression, encryption?.encryption, written);
       const settled = await settleArtifactCopies({
         storage,
         path: artifactPath,
@@ -151,7 +155,7 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
         rawSize: written.rawBytes,
         checksumSha256: written.sha256,
         compression: `${compression.algorithm}:${compression.level}`,
-        encryptionKeyId: encryptionKey?.id ?? null,
+        encryptionKeyId: encryption?.key.id ?? null,
         serverVersion: info.serverVersion,
         tableCount: tables,
         storage: stored.copies,
@@ -173,14 +177,14 @@ function artifactInfo(
   file: string,
   format: ArtifactFormat,
   compression: ArtifactInfo['compression'],
-  keyId: string | undefined,
+  encryption: ArtifactEncryption | undefined,
   written: { rawBytes: number; storedBytes: number; sha256: string },
 ): ArtifactInfo {
   return {
     file,
     format,
     compression,
-    encryption: keyId ? { keyId, format: 'pgwenc-1' } : null,
+    encryption: encryption ?? null,
     rawBytes: written.rawBytes,
     storedBytes: written.storedBytes,
     sha256: written.sha256,

@@ -128,18 +128,46 @@ const storageSchema = z
     }
   }, whenObject);
 
-const encryptionSchema = z.strictObject({
-  // The first key encrypts; all of them decrypt, so rotating is adding a key in front.
-  keys: z
-    .array(
-      z.strictObject({
-        id: nonEmptyString().regex(KEY_ID, 'must be 1 to 64 letters, digits, "_", "." or "-"'),
-        key: aes256Key(),
-      }),
-    )
-    .min(1, 'must list at least one key')
-    .superRefine(uniqueBy('id', 'key id'), whenArray),
-});
+const kmsSchema = z
+  .strictObject({
+    keyId: nonEmptyString(),
+    region: nonEmptyString(),
+    endpoint: httpUrl().optional(),
+    accessKeyId: nonEmptyString().optional(),
+    secretAccessKey: nonEmptyString().optional(),
+    timeoutSeconds: z.number().positive().max(300).default(10),
+  })
+  .superRefine((kms, ctx) => {
+    // Half a key pair would silently fall back to the default credential chain: say so instead.
+    if (kms.accessKeyId !== undefined && kms.secretAccessKey === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['secretAccessKey'], message: 'required when accessKeyId is set', input: undefined });
+    }
+    if (kms.secretAccessKey !== undefined && kms.accessKeyId === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['accessKeyId'], message: 'required when secretAccessKey is set', input: undefined });
+    }
+  });
+
+const encryptionSchema = z
+  .strictObject({
+    // The first key encrypts (unless kms is set); all of them decrypt, so rotating is adding a key in front.
+    keys: z
+      .array(
+        z.strictObject({
+          id: nonEmptyString().regex(KEY_ID, 'must be 1 to 64 letters, digits, "_", "." or "-"'),
+          key: aes256Key(),
+        }),
+      )
+      .min(1, 'must list at least one key')
+      .superRefine(uniqueBy('id', 'key id'), whenArray)
+      .optional(),
+    // Envelope encryption: a KMS data key per artifact; config keys then only decrypt older artifacts.
+    kms: kmsSchema.optional(),
+  })
+  .superRefine((encryption, ctx) => {
+    if (encryption.keys === undefined && encryption.kms === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'set keys, kms, or both', input: encryption });
+    }
+  }, whenObject);
 
 const schedulesSchema = z.strictObject({
   full: cronExpression('0 2 * * *'),

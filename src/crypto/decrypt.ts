@@ -1,12 +1,15 @@
 // The decrypting stage of restore and verify: format v1 (format.ts) in, authenticated plaintext out.
 // Every failure is an EncryptionError passed to the stream callback, so `pipeline` rejects with it.
+// A KMS data key (envelope.ts) is unwrapped when the header arrives: its wrapped copy comes from the manifest
+// (options.envelope) or from the WAL envelope in front of the stream.
 
 import { Transform, type TransformCallback } from 'node:stream';
 import { EncryptionError } from '../errors.js';
+import { openEnvelope, parseEnvelope, startsLikeEnvelope } from './envelope.js';
 import { deriveFileKey, type HeaderCipherFields, MAX_RECORDS, newNonce, parseHeader, recordOffset, setNonceCounter, TAG_BYTES } from './format.js';
 import { createFramer, type Framer } from './framer.js';
 import { openRecord } from './record.js';
-import type { EncryptionHeader, KeyRing } from './types.js';
+import type { EncryptionHeader, KeyRing, WrappedKey } from './types.js';
 
 const OTHER_COPY_HINT = 'restore from another copy (the replica region or another storage target)';
 
@@ -21,34 +24,55 @@ interface Session {
   counter: number;
 }
 
-export function createDecryptStream(keyring: KeyRing): Transform {
+export interface DecryptStreamOptions {
+  /** The artifact's KMS-wrapped data key, from its manifest. */
+  envelope?: WrappedKey | undefined;
+}
+
+/** Where the stream's records start, and the wrapped data key when a WAL envelope precedes the header. */
+type StreamStart = { header: EncryptionHeader & HeaderCipherFields; envelope: WrappedKey | undefined; bodyAt: number };
+
+export function createDecryptStream(keyring: KeyRing, options: DecryptStreamOptions = {}): Transform {
   let session: Session | undefined;
   let headerBytes: Buffer | undefined;
   let received = 0;
 
   const stream = new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      try {
-        received += chunk.length;
-        let body = chunk;
-        if (session === undefined) {
-          // Only the first few writes land here, so joining them costs nothing that matters.
-          const start = headerBytes === undefined ? chunk : Buffer.concat([headerBytes, chunk]);
-          const parsed = parseHeader(start);
-          if (parsed === undefined) {
-            headerBytes = start;
-            callback();
-            return;
-          }
-          session = startSession(keyring, parsed);
-          headerBytes = undefined;
-          body = start.subarray(parsed.headerLength);
+      received += chunk.length;
+      if (session !== undefined) {
+        try {
+          session.framer.write(chunk, (record) => openMiddle(session!, record));
+          callback();
+        } catch (error) {
+          callback(error as Error);
         }
-        session.framer.write(body, (record) => openMiddle(session!, record));
-        callback();
+        return;
+      }
+      // Only the first few writes land here, so joining them costs nothing that matters.
+      const start = headerBytes === undefined ? chunk : Buffer.concat([headerBytes, chunk]);
+      let parsed: StreamStart | undefined;
+      try {
+        parsed = parseStart(start);
       } catch (error) {
         callback(error as Error);
+        return;
       }
+      if (parsed === undefined) {
+        headerBytes = start;
+        callback();
+        return;
+      }
+      headerBytes = undefined;
+      const { header, bodyAt } = parsed;
+      // Unwrapping a KMS data key is a network call: the stream waits for it (backpressure holds the input).
+      findKey(keyring, header, parsed.envelope ?? options.envelope)
+        .then((masterKey) => {
+          const s = startSession(header, masterKey);
+          session = s;
+          s.framer.write(start.subarray(bodyAt), (record) => openMiddle(s, record));
+        })
+        .then(() => callback(), callback);
     },
     flush(callback: TransformCallback) {
       try {
@@ -128,11 +152,25 @@ export function createDecryptStream(keyring: KeyRing): Transform {
   return stream;
 }
 
-function startSession(keyring: KeyRing, parsed: EncryptionHeader & HeaderCipherFields): Session {
-  const masterKey = keyring.get(parsed.keyId);
+/** The header at the start of `buf`, after the WAL envelope if one precedes it; undefined when more bytes are needed. */
+function parseStart(buf: Buffer): StreamStart | undefined {
+  if (!startsLikeEnvelope(buf)) {
+    const header = parseHeader(buf);
+    return header && { header, envelope: undefined, bodyAt: header.headerLength };
+  }
+  const opened = parseEnvelope(buf);
+  if (opened === undefined) return undefined;
+  const header = parseHeader(buf.subarray(opened.length));
+  return header && { header, envelope: opened.envelope, bodyAt: opened.length + header.headerLength };
+}
+
+/** The master key of a stream: its KMS data key when it has a wrapped one, else the ring's key of the header's id. */
+async function findKey(keyring: KeyRing, header: EncryptionHeader, envelope: WrappedKey | undefined): Promise<Buffer> {
+  if (envelope !== undefined) return openEnvelope(keyring, envelope, header.keyId);
+  const masterKey = keyring.get(header.keyId);
   if (masterKey === undefined) {
     const have = keyring.ids();
-    const keyId = JSON.stringify(parsed.keyId);
+    const keyId = JSON.stringify(header.keyId);
     throw new EncryptionError(
       `backup is encrypted with key ${keyId}, which is not in encryption.keys (have: ${have.length > 0 ? have.join(', ') : 'none'})`,
       {
@@ -142,6 +180,10 @@ function startSession(keyring: KeyRing, parsed: EncryptionHeader & HeaderCipherF
       },
     );
   }
+  return masterKey;
+}
+
+function startSession(parsed: EncryptionHeader & HeaderCipherFields, masterKey: Buffer): Session {
   const { version, keyId, chunkSize, headerLength } = parsed;
   return {
     header: { version, keyId, chunkSize, headerLength },

@@ -1,8 +1,10 @@
-// The encrypting stage of the backup pipeline: plaintext in, format v1 (format.ts) out, memory flat.
+// The encrypting stage of the backup pipeline: plaintext in, format v1 (format.ts) out, memory flat; a KMS data
+// key that must travel with the stream puts its WAL envelope (envelope.ts) first.
 
 import { randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { EncryptionError } from '../errors.js';
+import { encodeEnvelope } from './envelope.js';
 import {
   DEFAULT_CHUNK_SIZE,
   deriveFileKey,
@@ -64,6 +66,7 @@ export function createEncryptStream(key: EncryptionKey, options: EncryptStreamOp
     counter += 1;
   }
 
+  if (key.envelope) stream.push(encodeEnvelope(key.envelope));
   stream.push(header);
   return stream;
 }

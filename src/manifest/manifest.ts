@@ -25,7 +25,14 @@ const manifestSchema = z.strictObject({
     file: z.string().regex(/^[A-Za-z0-9._-]+$/),
     format: z.enum(['custom', 'directory-tar', 'tar']),
     compression: z.strictObject({ algorithm: z.enum(['gzip', 'none']), level: z.number().int() }),
-    encryption: z.strictObject({ keyId: z.string(), format: z.literal('pgwenc-1') }).nullable(),
+    encryption: z
+      .strictObject({
+        keyId: z.string(),
+        format: z.literal('pgwenc-1'),
+        // Absent in manifests of config-key backups, and in every manifest written before KMS support.
+        kms: z.strictObject({ keyId: z.string().min(1), wrappedKey: z.string().min(1) }).optional(),
+      })
+      .nullable(),
     rawBytes: z.number().int().nonnegative(),
     storedBytes: z.number().int().nonnegative(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),

@@ -1,5 +1,6 @@
 // The manifest: the source of truth for one backup, written last and atomically (its presence is the commit
 // point). The SQL catalog can be rebuilt from manifests alone.
+import type { ArtifactEncryption } from '../crypto/types.js';
 import type { CompressionAlgorithm } from '../pipeline/compression.js';
 
 export const MANIFEST_FORMAT_VERSION = 1;
@@ -13,7 +14,8 @@ export interface ArtifactInfo {
   /** pg_dump's archive format: `-Fc` stream, or `-Fd` directory packed as tar (backup.jobs > 1). */
   format: ArtifactFormat;
   compression: { algorithm: CompressionAlgorithm; level: number };
-  encryption: { keyId: string; format: 'pgwenc-1' } | null;
+  /** Null: stored plain. `kms` holds the artifact's own data key, wrapped by KMS (envelope encryption). */
+  encryption: ArtifactEncryption | null;
   rawBytes: number;
   storedBytes: number;
   /** SHA-256 (hex) of the stored bytes. */

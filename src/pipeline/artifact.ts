@@ -2,8 +2,12 @@
 // back again for verify and restore. Both taps give sizes; the stored one gives the SHA-256 the manifest keeps.
 import type { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { manifestWrappedKey } from '../crypto/envelope.js';
+import { EncryptionError } from '../errors.js';
 import type { EncryptionKey, KeyRing } from '../crypto/keyring.js';
 import { createDecryptStream, createEncryptStream } from '../crypto/stream.js';
+import type { WrappedKey } from '../crypto/types.js';
+import type { ArtifactInfo } from '../manifest/types.js';
 import type { StorageWriter } from '../storage/types.js';
 import { type CompressionSpec, createCompressor, createDecompressor } from './compression.js';
 import { DigestTap } from './digest.js';
@@ -53,6 +57,8 @@ export interface ReadStagesOptions {
   /** The keyring to decrypt with; required when the artifact is encrypted. */
   keyring?: KeyRing | undefined;
   encrypted: boolean;
+  /** The artifact's KMS-wrapped data key (from its manifest), unwrapped when the stream starts. */
+  envelope?: WrappedKey | undefined;
 }
 
 export interface ReadStages {
@@ -66,9 +72,27 @@ export function artifactReadStages(options: ReadStagesOptions): ReadStages {
   const stored = new DigestTap({ hash: true });
   const stages: Transform[] = [stored];
   if (options.encrypted) {
-    if (!options.keyring) throw new Error('artifactReadStages: an encrypted artifact needs a keyring');
-    stages.push(createDecryptStream(options.keyring));
+    if (!options.keyring) {
+      throw new EncryptionError('the artifact is encrypted, and no encryption is configured', {
+        hints: [options.envelope ? `set encryption.kms: its data key is wrapped by KMS key ${options.envelope.kmsKeyId}` : 'add the key it was encrypted with to encryption.keys'],
+      });
+    }
+    stages.push(createDecryptStream(options.keyring, { envelope: options.envelope }));
   }
   stages.push(createDecompressor(options.compression));
   return { stages, stored };
+}
+
+/**
+ * The read stages of a backup's artifact as its manifest describes it: every read of a stored backup
+ * (verify, restore, restore-pitr, drills) goes through here, so a KMS-wrapped data key in the manifest is
+ * unwrapped in this one place, once per parsed manifest however often the artifact is read.
+ */
+export function backupReadStages(artifact: ArtifactInfo, keyring: KeyRing | undefined): ReadStages {
+  return artifactReadStages({
+    compression: artifact.compression.algorithm,
+    keyring,
+    encrypted: artifact.encryption !== null,
+    envelope: manifestWrappedKey(artifact.encryption),
+  });
 }

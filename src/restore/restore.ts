@@ -10,9 +10,10 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import type { Catalog } from '../catalog/catalog.js';
+import { missingKeyHint } from '../crypto/envelope.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import { RestoreError, StorageFullError, VerificationError, errorMessage } from '../errors.js';
-import { artifactReadStages } from '../pipeline/artifact.js';
+import { backupReadStages } from '../pipeline/artifact.js';
 import { DigestTap } from '../pipeline/digest.js';
 import { connect, describeUrl, toolConnection } from '../postgres/connection.js';
 import { startTool, type ToolProcess, toolSink } from '../postgres/run-tool.js';
@@ -77,7 +78,7 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
     const artifactPath = located.artifactPath!;
     if (artifact.encryption && !ctx.keyring) {
       throw new RestoreError(`backup ${manifest.backupId} is encrypted with key "${artifact.encryption.keyId}" but no encryption keys are configured`, {
-        hints: ['add the key to encryption.keys in the config'],
+        hints: [missingKeyHint(artifact.encryption)],
       });
     }
     // The first copy whose bytes match the manifest is the one restored from: a lost or damaged copy is skipped.
@@ -98,8 +99,7 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
     const args = ['--exit-on-error', `--dbname=${conn.dbname}`];
     if (options.clean) args.push('--clean', '--if-exists');
     if (options.noOwner) args.push('--no-owner', '--no-privileges');
-    const read = () =>
-      artifactReadStages({ compression: artifact.compression.algorithm, keyring: ctx.keyring, encrypted: artifact.encryption !== null });
+    const read = () => backupReadStages(artifact, ctx.keyring);
 
     const label = `pg_restore into ${target}`;
     if (artifact.format === 'directory-tar') {

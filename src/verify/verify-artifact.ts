@@ -3,10 +3,11 @@
 // compare the tables in the archive's table of contents with the count taken when it was dumped.
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { missingKeyHint } from '../crypto/envelope.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import { EncryptionError, PgwardenError, ToolError, VerificationError } from '../errors.js';
 import type { ArtifactInfo } from '../manifest/types.js';
-import { artifactReadStages } from '../pipeline/artifact.js';
+import { backupReadStages } from '../pipeline/artifact.js';
 import { DigestTap } from '../pipeline/digest.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { startTool, toolSink } from '../postgres/run-tool.js';
@@ -43,7 +44,7 @@ export async function verifyArtifact(options: VerifyArtifactOptions): Promise<Ar
   }
   if (artifact.encryption && !options.keyring) {
     throw new VerificationError('decrypt', `artifact ${name} is encrypted with key "${artifact.encryption.keyId}" but no encryption keys are configured`, {
-      hints: ['add the key to encryption.keys in the config'],
+      hints: [missingKeyHint(artifact.encryption)],
     });
   }
 
@@ -59,8 +60,7 @@ export async function verifyArtifact(options: VerifyArtifactOptions): Promise<Ar
 }
 
 function readStages(options: VerifyArtifactOptions) {
-  const { artifact } = options;
-  return artifactReadStages({ compression: artifact.compression.algorithm, keyring: options.keyring, encrypted: artifact.encryption !== null });
+  return backupReadStages(options.artifact, options.keyring);
 }
 
 function assertSameSha(actual: string, expected: string, name: string): void {
@@ -153,7 +153,7 @@ function classifyReadError(error: unknown, name: string, stderr: string): Pgward
 /** Runs `pg_restore --list` on the head of the artifact and counts its TABLE entries. */
 async function countArchiveTables(options: VerifyArtifactOptions, name: string): Promise<number> {
   const { storage, path, artifact } = options;
-  const read = artifactReadStages({ compression: artifact.compression.algorithm, keyring: options.keyring, encrypted: artifact.encryption !== null });
+  const read = backupReadStages(artifact, options.keyring);
   const list = startTool(options.pgRestore, ['--list'], { stdin: 'pipe', stdout: 'pipe', signal: options.signal, label: 'pg_restore --list' });
   let text = '';
   list.stdout!.setEncoding('utf8');

@@ -15,7 +15,7 @@ import { type FileHandle, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { EncryptionKey, KeyRing } from '../crypto/keyring.js';
+import type { KeyRing, KeySource } from '../crypto/keyring.js';
 import { errorMessage } from '../errors.js';
 import { artifactReadStages, writeArtifact } from '../pipeline/artifact.js';
 import type { CompressionSpec } from '../pipeline/compression.js';
@@ -97,8 +97,11 @@ export interface PushWalFileOptions extends WalTarget {
   /** The name to archive it under; default the file's base name, which is what PostgreSQL passes. */
   name?: string;
   compression: CompressionSpec;
-  /** Encrypts new objects when given (the key ring's first key). */
-  encryptionKey?: EncryptionKey | undefined;
+  /**
+   * Encrypts new objects when given: the key ring's first key, or (walKeySource) a KMS data key made for
+   * each object written, its wrapped copy carried in the object.
+   */
+  encryptionKey?: KeySource | undefined;
   /** Reads back an archived encrypted copy to compare it; required when one exists. */
   keyring?: KeyRing | undefined;
   /** When known, segments must be exactly this size; otherwise any valid segment size is accepted. */
@@ -137,10 +140,11 @@ export async function pushWalFile(options: PushWalFileOptions): Promise<PushOutc
     encrypted: options.encryptionKey !== undefined,
   });
   try {
+    const key = options.encryptionKey;
     await writeArtifact({
       source: createReadStream(options.path, { highWaterMark: 1024 * 1024 }),
       compression: options.compression,
-      encryptionKey: options.encryptionKey,
+      encryptionKey: typeof key === 'function' ? await key() : key,
       writers: [options.storage.write(objectPath)],
       signal: options.signal,
     });

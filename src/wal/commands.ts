@@ -5,7 +5,8 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createStorage } from '../storage/create.js';
 import type { Config } from '../config/index.js';
-import { createKeyRing } from '../crypto/keyring.js';
+import { walKeySource } from '../crypto/envelope.js';
+import { keyRingFromConfig } from '../crypto/keyring.js';
 import { errorMessage, UsageError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
 import { type FetchOutcome, fetchWalFile, type PushOutcome, pushWalFile } from './archive.js';
@@ -37,14 +38,14 @@ export interface WalPushOptions {
 export async function walPush(config: Config, options: WalPushOptions): Promise<WalCommandResult> {
   return runWalCommand('wal-push', options, async (signal) => {
     const database = pickDatabase(config, options.database);
-    const keyring = config.encryption ? createKeyRing(config.encryption.keys) : undefined;
+    const keyring = keyRingFromConfig(config.encryption);
     const outcome = await pushWalFile({
       storage: await createStorage(config),
       prefix: config.storage.prefix,
       database,
       path: options.path,
       compression: { algorithm: config.backup.compression, level: config.backup.compressionLevel },
-      encryptionKey: keyring?.encryptionKey(),
+      encryptionKey: walKeySource(keyring),
       keyring,
       signal,
     });
@@ -73,7 +74,7 @@ export async function walFetch(config: Config, options: WalFetchOptions): Promis
       database,
       name: options.name,
       destination: options.destination,
-      keyring: config.encryption ? createKeyRing(config.encryption.keys) : undefined,
+      keyring: keyRingFromConfig(config.encryption),
       signal,
     });
     const message = outcome === 'restored' ? `restored ${options.name} for "${database}"` : `${options.name} is not in the WAL archive of "${database}"`;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { DatabaseConfig } from '../config/index.js';
-import type { EncryptionKey, KeyRing } from '../crypto/keyring.js';
+import type { KeyRing, KeySource } from '../crypto/keyring.js';
 import { errorMessage, isPgwardenError } from '../errors.js';
 import type { CompressionSpec } from '../pipeline/compression.js';
 import { connect, connectionError, toolConnection } from '../postgres/connection.js';
@@ -33,7 +33,7 @@ export interface WalReceiverOptions {
   storage: StorageDriver | readonly StorageDriver[];
   prefix: string;
   compression: CompressionSpec;
-  encryptionKey?: EncryptionKey | undefined;
+  encryptionKey?: KeySource | undefined;
   keyring?: KeyRing | undefined;
   /** pg_receivewal's directory; must persist across restarts and belong to this database alone. */
   spoolDir: string;

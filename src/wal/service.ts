@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import { walKeySource } from '../crypto/envelope.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import type { StorageDriver } from '../storage/types.js';
 import { startWalReceiver, type WalArchivedEvent, type WalReceiver, type WalReceiverStatus } from './receiver.js';
@@ -35,7 +36,7 @@ export function startWalArchiving(config: Config, options: WalArchivingOptions):
         storage: options.storage,
         prefix: config.storage.prefix,
         compression: { algorithm: config.backup.compression, level: config.backup.compressionLevel },
-        encryptionKey: options.keyring?.encryptionKey(),
+        encryptionKey: walKeySource(options.keyring),
         keyring: options.keyring,
         spoolDir: join(options.spoolRoot, database.name),
         pgBinDir: config.backup.pgBinDir,

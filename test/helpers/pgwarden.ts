@@ -65,6 +65,8 @@ export interface ConfigOverrides {
   databases?: DatabaseEntry[];
   encrypt?: boolean;
   keys?: { id: string; key: string }[];
+  /** The `encryption.kms` line, indented under `encryption:` (FakeKms.configYaml). */
+  kms?: string;
   storagePath?: string;
   /** More targets in the storage map, e.g. `s3: { … }, gcs: { … }` (YAML flow syntax). */
   storageTargets?: string;
@@ -108,7 +110,9 @@ export async function setupWarden(hooks: CleanupHooks, cluster: Cluster, initial
         return `  - { name: "${d.name}", url: "${d.url}"${d.pitr ? ', pitr: true' : ''}${standbys}${schedules} }`;
       }),
       `storage: { ${[overrides.noLocal ? '' : `local: { path: "${overrides.storagePath ?? storageDir}" }`, overrides.storageTargets ?? ''].filter(Boolean).join(', ')} }`,
-      ...(keys.length > 0 ? ['encryption:', '  keys:', ...keys.map((k) => `    - { id: "${k.id}", key: "${k.key}" }`)] : []),
+      ...(keys.length > 0 || overrides.kms ? ['encryption:'] : []),
+      ...(keys.length > 0 ? ['  keys:', ...keys.map((k) => `    - { id: "${k.id}", key: "${k.key}" }`)] : []),
+      ...(overrides.kms ? [overrides.kms] : []),
       'logLevel: warn',
       overrides.extra ?? '',
     ];

@@ -3,7 +3,7 @@
 // the archive; a promoted standby carrying archiving and PITR on to timeline 2.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,6 +11,7 @@ import pg from 'pg';
 import { findPgBinDir } from '../../../src/postgres/bindir.js';
 import { startStandby } from '../../../src/postgres/standby.js';
 import { archiveCommandFor } from '../../../src/wal/commands.js';
+import { startFakeKms } from '../../helpers/fake-kms.js';
 import { type Cluster, useCluster } from '../../helpers/postgres.js';
 import { type CliResult, setupWarden, type WardenSetup } from '../../helpers/pgwarden.js';
 import { startServe } from '../../helpers/serve.js';
@@ -125,6 +126,36 @@ describe('point-in-time recovery', () => {
     assert.match(late.stderr, /is after the newest archived WAL of "hotel" \(segment [0-9A-F]{24}/);
     const zoneless = await warden.run(['restore-pitr', '--database', 'hotel', '--target-time', '2026-01-01 10:00', '--data-dir', join(warden.dir, 'x')]);
     assert.equal(zoneless.code, 2);
+  });
+
+  it('with KMS only: a data key per base backup and per WAL file, and restore-pitr unwraps each with one KMS call', async (t) => {
+    const kms = await startFakeKms(t);
+    const primary = await archivingPrimary(t);
+    const url = await primary.createDatabase('hotel');
+    await primary.query('CREATE TABLE stays (id serial PRIMARY KEY, v text NOT NULL)', [], 'hotel');
+    const warden = await setupWarden(t, primary, { databases: [{ name: 'hotel', url, pitr: true }], kms: kms.configYaml('alias/backups') });
+    await enableArchiving(primary, warden, 'hotel');
+
+    const baseId = ids(await ok(warden.run(['backup', 'base']), 'base backup'), 'base')[0]!;
+    const manifest = JSON.parse(await readFile(join(warden.storageDir, 'hotel', 'base', baseId, 'manifest.json'), 'utf8'));
+    assert.match(manifest.artifact.encryption.keyId, /^kms-[0-9a-f]{32}$/);
+    assert.equal(manifest.artifact.encryption.kms.keyId, kms.arn('alias/backups'));
+    await insertAndMark(primary, 'first');
+    await primary.query('SELECT pg_switch_wal()', [], 'hotel');
+    await insertAndMark(primary, 'second');
+    await ok(warden.run(['backup', 'incremental']), 'incremental');
+
+    const generated = kms.calls.GenerateDataKey;
+    const wal = (await warden.storageFiles()).filter((f) => /^hotel\/wal\/00000001\/[0-9A-F]{24}[^/]*\.gz\.enc$/.test(f));
+    assert.ok(wal.length >= 3, wal.join('\n'));
+    for (const file of wal) assert.equal((await readFile(join(warden.storageDir, file))).subarray(0, 6).toString(), 'PGWKMS', file);
+    assert.equal(generated, wal.length + 1, 'one data key per archived WAL file and one for the base backup');
+
+    kms.resetCalls();
+    assert.deepEqual(await recoverAndQuery(t, warden, ['--latest'], 'SELECT v FROM stays ORDER BY id'), ['first', 'second']);
+    t.diagnostic(`KMS: ${generated} GenerateDataKey for ${wal.length} WAL files + 1 base backup; restore-pitr made ${kms.calls.Decrypt} Decrypt calls`);
+    assert.equal(kms.calls.GenerateDataKey, 0);
+    assert.ok(kms.calls.Decrypt >= 2 && kms.calls.Decrypt <= wal.length + 1, `${kms.calls.Decrypt} Decrypt calls for ${wal.length} WAL files and one base backup`);
   });
 
   it('a segment missing from the archive fails the incremental, naming it, and restore-pitr past it', async (t) => {

@@ -8,13 +8,14 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { parseConfig } from '../../../src/config/index.js';
-import { createKeyRing } from '../../../src/crypto/keyring.js';
+import { createKeyRing, keyRingFromConfig } from '../../../src/crypto/keyring.js';
 import { startTool } from '../../../src/postgres/run-tool.js';
 import { createLocalDriver } from '../../../src/storage/local/driver.js';
 import { fetchWalFile, findWalGaps, listArchivedWal } from '../../../src/wal/archive.js';
 import { compareSegments, DEFAULT_SEGMENT_SIZE, parseWalFileName, segmentStartLsn } from '../../../src/wal/names.js';
 import { ensureSlot, startWalReceiver, type WalArchivedEvent, type WalReceiver } from '../../../src/wal/receiver.js';
 import { startWalArchiving } from '../../../src/wal/service.js';
+import { startFakeKms } from '../../helpers/fake-kms.js';
 import { type Cluster, clusterForSuite } from '../../helpers/postgres.js';
 
 const silent = pino({ level: 'silent' });
@@ -241,6 +242,54 @@ describe('pg_receivewal receiver', () => {
       [false],
     );
     await cluster.query("SELECT pg_drop_replication_slot('pgwarden_shop')");
+  });
+
+  it('serve-side archiving with KMS only: a data key per segment; KMS down keeps segments in the spool until it is back', async (t) => {
+    const kms = await startFakeKms(t);
+    const cluster = pg();
+    await cluster.query('CREATE TABLE IF NOT EXISTS items (id int, payload text)');
+    const dir = await mkdtemp(join(tmpdir(), 'pgwarden-receiver-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const config = parseConfig(
+      [
+        `catalog: { url: "${cluster.url()}" }`,
+        'databases:',
+        `  - { name: vault, url: "${cluster.url()}", pitr: true }`,
+        'storage: { local: { path: store } }',
+        `backup: { pgBinDir: "${cluster.binDir}" }`,
+        'encryption:',
+        kms.configYaml('alias/backups', 'timeoutSeconds: 1'),
+      ].join('\n'),
+      { baseDir: dir },
+    );
+    const storage = createLocalDriver({ root: join(dir, 'store') });
+    const keyring = keyRingFromConfig(config.encryption);
+    const archiving = startWalArchiving(config, { storage, keyring, logger: silent, spoolRoot: join(dir, 'spool'), restartDelayMs: 200 });
+    t.after(async () => {
+      await archiving.stop();
+      await cluster.query("SELECT pg_drop_replication_slot('pgwarden_vault')").catch(() => {});
+    });
+    await eventually('pg_receivewal streams', () => (archiving.status()[0]?.streaming ? true : undefined));
+    const archived = async () => (await listArchivedWal(storage, '', 'vault')).objects;
+    const first = await switchWal(cluster);
+    await eventually(`${first} is archived`, async () => ((await archived()).has(first) ? true : undefined));
+    const object = (await archived()).get(first)!;
+    assert.equal(object.path, `vault/wal/00000001/${first}.gz.enc`);
+    assert.equal((await readFile(join(dir, 'store', object.path))).subarray(0, 6).toString(), 'PGWKMS');
+
+    await kms.down();
+    const second = await switchWal(cluster);
+    await eventually('the receiver reports the KMS outage', () => (/KMS endpoint .* is unreachable/.test(archiving.status()[0]?.lastError ?? '') ? true : undefined));
+    assert.equal((await archived()).has(second), false);
+    assert.ok((await readdir(join(dir, 'spool', 'vault'))).includes(second), 'the segment waits in the spool');
+    await kms.up();
+    await eventually(`${second} is archived once KMS is back`, async () => ((await archived()).has(second) ? true : undefined), 90_000);
+    const fetched = join(dir, 'fetched');
+    assert.equal(await fetchWalFile({ storage, prefix: '', database: 'vault', name: second, destination: fetched, keyring }), 'restored');
+    assert.equal((await readFile(fetched)).length, DEFAULT_SEGMENT_SIZE);
+    const objects = (await archived()).size;
+    // Calls made while it was down never reached it: one data key per archived file.
+    assert.equal(kms.calls.GenerateDataKey, objects);
   });
 
   it('stops a pg_receivewal orphaned by a pgwarden that died, and takes over its slot and spool', async (t) => {

@@ -145,6 +145,18 @@ test('an encryption section with no keys is rejected', () => {
   assert.deepEqual(problems(`${MINIMAL}encryption: { keys: [] }\n`), ['encryption.keys: must list at least one key']);
 });
 
+test('an encryption section needs keys, kms or both', () => {
+  assert.deepEqual(problems(`${MINIMAL}encryption: {}\n`), ['encryption: set keys, kms, or both']);
+});
+
+test('encryption.kms needs a key and a region, and both halves of a key pair', () => {
+  assert.deepEqual(problems(`${MINIMAL}encryption: { kms: { keyId: alias/backups } }\n`), ['encryption.kms.region: required']);
+  assert.deepEqual(problems(`${MINIMAL}encryption: { kms: { keyId: alias/backups, region: us-east-1, accessKeyId: AKIA1 } }\n`), [
+    'encryption.kms.secretAccessKey: required when accessKeyId is set',
+  ]);
+  assert.deepEqual(problems(`${MINIMAL}encryption: { kms: { keyId: k, region: r, endpoint: "ftp://kms", timeoutSeconds: 0 } }\n`).length, 2);
+});
+
 test('an unset environment variable names the field and the variable', () => {
   // biome-ignore lint/suspicious/noTemplateCurlyInString: config text holding a ${VAR} reference
   const text = MINIMAL.replace('"postgres://pgwarden@db1:5432/pgwarden"', '"${PG_URL}"');

@@ -219,3 +219,16 @@ test('a 6-field cron expression with names is accepted', () => {
   assert.equal(config.schedules.full, '30 0 2 * * MON-FRI');
   assert.equal(config.schedules.timezone, 'Europe/Paris');
 });
+
+test('encryption.kms alone is a valid encryption section; with keys, both are kept', () => {
+  const kmsOnly = parseConfig(`${MINIMAL}encryption: { kms: { keyId: alias/backups, region: eu-west-1 } }\n`, { env: {} });
+  assert.deepEqual(kmsOnly.encryption, { kms: { keyId: 'alias/backups', region: 'eu-west-1', timeoutSeconds: 10 } });
+  const key = Buffer.alloc(32, 5).toString('base64');
+  const both = parseConfig(
+    `${MINIMAL}encryption:\n  keys: [ { id: k2025, key: "${key}" } ]\n  kms: { keyId: "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", region: eu-west-1, endpoint: "http://127.0.0.1:4566", timeoutSeconds: 2.5 }\n`,
+    { env: {} },
+  );
+  assert.deepEqual(both.encryption?.keys, [{ id: 'k2025', key }]);
+  assert.equal(both.encryption?.kms?.endpoint, 'http://127.0.0.1:4566');
+  assert.equal(both.encryption?.kms?.timeoutSeconds, 2.5);
+});

@@ -14,6 +14,7 @@ const SECRETS = {
   API_TOKEN: 'api-token-0123456789abcdef',
   METRICS_PASSWORD: 'metrics-pw-31',
   S3_SECRET: 's3-secret-access-key-xyz',
+  KMS_SECRET: 'kms-secret-access-key-abc',
   SMTP_PASSWORD: 'smtp-pw-9911',
   SLACK_TOKEN: 'xoxb-slack-token-55',
   PD_KEY: 'pd-routing-key-66',
@@ -31,7 +32,9 @@ databases:
 storage:
   local: { path: /backups }
   s3: { bucket: b, region: us-east-1, accessKeyId: AKIAEXAMPLE, secretAccessKey: "\${S3_SECRET}" }
-encryption: { keys: [ { id: k2, key: "\${KEY}" }, { id: k1, key: "\${OLD_KEY}" } ] }
+encryption:
+  keys: [ { id: k2, key: "\${KEY}" }, { id: k1, key: "\${OLD_KEY}" } ]
+  kms: { keyId: alias/backups, region: us-east-1, accessKeyId: AKIAKMSEXAMPLE, secretAccessKey: "\${KMS_SECRET}" }
 server: { tokens: [ { name: ops, token: "\${API_TOKEN}" } ], metricsAuth: { username: prom, password: "\${METRICS_PASSWORD}" } }
 channels:
   email: { host: smtp, user: alerts, password: "\${SMTP_PASSWORD}", from: a@example.com, to: [b@example.com] }
@@ -69,6 +72,7 @@ test('redactConfig replaces every secret with *** and keeps everything else', ()
   assert.deepEqual(redacted.server.metricsAuth, { username: 'prom', password: '***' });
   assert.equal(redacted.storage.s3?.secretAccessKey, '***');
   assert.equal(redacted.storage.s3?.accessKeyId, 'AKIAEXAMPLE');
+  assert.deepEqual(redacted.encryption?.kms, { keyId: 'alias/backups', region: 'us-east-1', accessKeyId: 'AKIAKMSEXAMPLE', secretAccessKey: '***', timeoutSeconds: 10 });
   assert.equal(redacted.channels.email?.password, '***');
   assert.equal(redacted.channels.email?.user, 'alerts');
   assert.equal(redacted.channels.slack?.token, '***');

@@ -64,7 +64,7 @@ describe('configuration reference', () => {
       `catalog: { url: "postgres://pgwarden@db1/pgwarden" }
 databases: [ { name: a, url: "postgres://db1/a", alerts: {}, schedules: {}, standbys: [ { name: s, url: "postgres://db2/a" } ] } ]
 storage: { local: { path: /backups }, s3: { bucket: b, region: r, replica: { bucket: c, region: d } }, gcs: { bucket: g } }
-encryption: { keys: [ { id: k, key: "${Buffer.alloc(32, 1).toString('base64')}" } ] }
+encryption: { keys: [ { id: k, key: "${Buffer.alloc(32, 1).toString('base64')}" } ], kms: { keyId: alias/backups, region: r } }
 server: { tokens: [ { name: ops, token: "0123456789abcdef" } ], metricsAuth: { username: u, password: p } }
 alerts: { overrides: [ { match: {} } ] }
 channels:
