@@ -72,7 +72,7 @@ test('a minimal config (catalog, one database, local storage) gets every default
     backup: { compression: 'gzip', compressionLevel: 6, jobs: 1 },
     wal: { pushTimeoutSeconds: 120 },
     drills: { enabled: true, schedule: '0 4 * * 0' },
-    server: { port: 9187, host: '127.0.0.1', tokens: [], shutdownGraceSeconds: 60 },
+    server: { port: 9187, host: '127.0.0.1', tokens: [], shutdownGraceSeconds: 60, ui: true, sessionLifetime: '12h', sessionLifetimeMs: 12 * 3600 * 1000 },
     alerts: {
       thresholds: {
         backupMissingHours: 24,
