@@ -27,7 +27,7 @@ const KINDS = ['full', 'base', 'incremental'] as const;
 const RANK: Record<RecoveryState, number> = { ok: 0, warning: 1, critical: 2 };
 
 /** The newest successful backup of each database and kind: one index probe each (database, type, created_at). */
-const NEWEST_COPIES_SQL = `
+export const NEWEST_COPIES_SQL = `
   SELECT d.database, k.type, b.backup_id, b.storage
     FROM unnest($1::text[]) AS d(database)
    CROSS JOIN unnest(ARRAY['full', 'base', 'incremental']) AS k(type)

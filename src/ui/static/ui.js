@@ -12,9 +12,10 @@
   }
   function formatSeconds(v) {
     if (v === null || v === undefined) return '–';
-    if (v < 120) return Math.round(v) + ' s';
-    if (v < 7200) return Math.round(v / 60) + ' min';
-    return (v / 3600).toFixed(1) + ' h';
+    if (v < 10) return `${Number(v.toFixed(2))} s`;
+    if (v < 120) return `${Math.round(v)} s`;
+    if (v < 7200) return `${Math.round(v / 60)} min`;
+    return `${(v / 3600).toFixed(1)} h`;
   }
 
   // --- the overview refreshes itself in place ------------------------------------------------------------
@@ -103,7 +104,8 @@
         width: width,
         height: 240,
         series: series,
-        scales: { x: { time: true } },
+        // One point (or one instant) would get a range of years: show an hour either side instead.
+        scales: { x: { time: true, range: (_u, min, max) => (min === max ? [min - 3600, max + 3600] : [min, max]) } },
         axes: [{}, { size: 80, values: (_u, vals) => vals.map(fmt) }],
       }, data, el);
       el.setAttribute('data-points', String(plot.data[0].length));

@@ -34,7 +34,7 @@ export function kindCell(k: KindStatus | undefined): Html {
 }
 
 export function reasonsList(reasons: readonly StateReason[]): Html {
-  if (reasons.length === 0) return html`<span class="muted">recoverable: no rule fires</span>`;
+  if (reasons.length === 0) return html`<div class="muted">recoverable: no rule fires</div>`;
   return html`<ul class="reasons">${reasons.map((r) => html`<li data-rule="${r.rule}"><span class="visually-hidden">${r.severity}: </span>${r.summary}</li>`)}</ul>`;
 }
 
