@@ -188,7 +188,14 @@ describe('the status page in a browser', () => {
     await signIn(page, OPS);
     // Lag is known once the probe has run and the standby has replayed something.
     await primary.query("INSERT INTO bookings (note) VALUES ('lag probe')", [], 'hotel');
-    await until(async () => (await page.reload(), (await page.locator('tr[data-database=hotel] [data-field=lag]').count()) > 0), 30_000, 'the lag of replica1');
+    await until(
+      async () => {
+        await page.reload();
+        return (await page.locator('tr[data-database=hotel] [data-field=lag]').count()) > 0;
+      },
+      30_000,
+      'the lag of replica1',
+    );
     const api = (await (await serve.api('/api/status', { token: OPS })).json()) as {
       at: string;
       databases: { database: string; state: string; kinds: { kind: string; ageSeconds: number | null; lastSizeBytes: number | null }[]; standbys: { name: string; lagSeconds: number | null }[] }[];
@@ -262,7 +269,9 @@ describe('the status page in a browser', () => {
     assert.deepEqual(size.x, rows.map((r) => r.t));
     assert.deepEqual(size.series.find((s) => s.label === 'full size')!.values, rows.map((r) => Number(r.file_size)));
     const duration = charts.find((c) => c.id === 'duration')!;
-    duration.series[0]!.values.forEach((v, i) => assert.ok(Math.abs(v! - rows[i]!.seconds) < 0.01));
+    const durations = duration.series[0]!.values;
+    assert.equal(durations.length, rows.length);
+    for (const [i, v] of durations.entries()) assert.ok(Math.abs(v! - rows[i]!.seconds) < 0.01, `duration ${i}: ${v} vs ${rows[i]!.seconds}`);
     assert.equal(Number(await page.locator('#chart-size').getAttribute('data-points')), rows.length);
     assert.ok((await page.locator('#chart-size canvas').boundingBox())!.width > 200, 'uPlot drew a canvas');
     const lagRows = await warden.query<{ n: number }>("SELECT count(*)::int AS n FROM pgwarden.replication_lag_samples WHERE database = 'hotel' AND standby = 'replica1'");
@@ -290,7 +299,14 @@ describe('the status page in a browser', () => {
       await until(async () => slack.requests.length > 0, 30_000, 'the Slack notification');
       await page.goto(`${serve.url}/databases/crm`);
       const alert = page.locator('article.alert', { hasText: 'DatabaseUnreachable: firing' });
-      await until(async () => (await page.reload(), (await alert.locator('tbody tr', { hasText: 'slack' }).count()) > 0), 20_000, 'the notification attempt on the page');
+      await until(
+        async () => {
+          await page.reload();
+          return (await alert.locator('tbody tr', { hasText: 'slack' }).count()) > 0;
+        },
+        20_000,
+        'the notification attempt on the page',
+      );
       assert.match(await alert.locator('tbody tr', { hasText: 'slack' }).first().innerText(), /slack\s+firing\s+1\s+sent/);
       await alert.getByLabel('Silence for').selectOption({ label: '4 hours' });
       await alert.getByLabel('Comment').fill('maintenance <b>window</b>');
