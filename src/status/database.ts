@@ -55,7 +55,8 @@ export async function buildDatabaseDetail(deps: DetailDeps, database: string, fi
     const points = charts.kinds[r.type] ?? [];
     charts.kinds[r.type] = points;
     const point: ChartPoint = {
-      t: Math.round((r.finished_at ?? r.created_at).getTime() / 1000),
+      // Milliseconds kept: two backups finishing within one second stay two points.
+      t: (r.finished_at ?? r.created_at).getTime() / 1000,
       backupId: r.backup_id,
       sizeBytes: r.file_size,
       expectedBytes: r.expected_size,

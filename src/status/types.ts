@@ -91,7 +91,7 @@ export interface Overview {
 }
 
 export interface ChartPoint {
-  /** Unix seconds. */
+  /** Unix seconds (with milliseconds). */
   t: number;
   backupId: string;
   sizeBytes: number | null;

@@ -261,7 +261,7 @@ describe('the status page in a browser', () => {
     await page.locator('#chart-lag[data-rendered=true]').waitFor({ timeout: 10_000 });
     const charts = JSON.parse((await page.locator('#chart-data').textContent()) ?? '[]') as { id: string; x: number[]; series: { label: string; values: (number | null)[] }[] }[];
     const rows = await warden.query<{ t: number; file_size: string; seconds: number }>(
-      `SELECT round(extract(epoch FROM finished_at))::float8 AS t, file_size, extract(epoch FROM finished_at - created_at)::float8 AS seconds
+      `SELECT floor(extract(epoch FROM finished_at) * 1000)::float8 / 1000 AS t, file_size, extract(epoch FROM finished_at - created_at)::float8 AS seconds
          FROM pgwarden.database_backups WHERE database = 'hotel' AND type = 'full' AND status = 'succeeded' ORDER BY created_at`,
     );
     assert.ok(rows.length >= 3);
