@@ -63,6 +63,8 @@ WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+# The status page's own script, stylesheet and icon (uPlot comes from node_modules).
+COPY --from=build /src/src/ui/static ./src/ui/static
 COPY --from=build /src/bin ./bin
 COPY --from=build /src/sql ./sql
 RUN ln -s /app/bin/pgwarden.js /usr/local/bin/pgwarden

@@ -44,6 +44,21 @@ interface AlertmanagerAlert {
 
 const SEVERITIES: readonly Severity[] = ['critical', 'warning', 'info'];
 
+/** Every alert the built-in rules fire on these figures: what evaluate() notifies and the status page shows. */
+export function alertsOfState(config: Pick<Config, 'alerts' | 'databases'>, state: MetricsState, now: Date): AlertInstance[] {
+  return evaluateRules({
+    now,
+    thresholds: config.alerts.thresholds,
+    databases: config.databases.map((d) => ({ name: d.name, pitr: d.pitr, thresholds: d.alerts })),
+    series: state.catalog?.series,
+    databaseStatus: state.databases,
+    replication: state.replication,
+    storage: state.storage,
+    copies: state.catalog?.copies,
+    wal: state.wal,
+  });
+}
+
 export function createAlerting(options: AlertingOptions): Alerting {
   const { config, pool, logger } = options;
   const router = createRouter({
@@ -76,19 +91,8 @@ export function createAlerting(options: AlertingOptions): Alerting {
   return {
     evaluate: () =>
       serial(async () => {
-        const state = options.state();
         const now = options.now();
-        const firing = evaluateRules({
-          now,
-          thresholds: config.alerts.thresholds,
-          databases: config.databases.map((d) => ({ name: d.name, pitr: d.pitr, thresholds: d.alerts })),
-          series: state.catalog?.series,
-          databaseStatus: state.databases,
-          replication: state.replication,
-          storage: state.storage,
-          copies: state.catalog?.copies,
-          wal: state.wal,
-        });
+        const firing = alertsOfState(config, options.state(), now);
         options.onEvaluated?.(firing);
         const plan = await reconcileAlerts(pool, firing, { now, repeatIntervalMs: config.alerts.repeatIntervalMs });
         const sent = plan.firing.length + plan.repeat.length + plan.resolved.length;

@@ -47,10 +47,12 @@ export interface LogEntry {
 }
 
 export interface AccessEntry {
-  backupId: string;
+  /** null for an action that concerns no backup (a silence). */
+  backupId: string | null;
   database?: string | undefined;
-  action: 'download' | 'verify' | 'restore' | 'delete';
-  /** An API token's name, or `cli:<os user>`. */
+  /** Reads of a backup, and the actions of the API and status page: a backup started, an alert silenced. */
+  action: 'download' | 'verify' | 'restore' | 'delete' | 'backup' | 'silence';
+  /** `api:<token name>`, `ui:<token name>` (the status page), or `cli:<os user>`. */
   actor: string;
   result: 'ok' | 'failed';
   details?: Record<string, unknown> | undefined;

@@ -25,6 +25,7 @@ const KEY_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export const ALERT_CHANNELS = ['email', 'slack', 'pagerduty', 'sms'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export const TOKEN_ROLES = ['read', 'operate'] as const;
 
 const standbySchema = z.strictObject({
   name: nonEmptyString(),
@@ -236,6 +237,8 @@ const serverSchema = z.strictObject({
       z.strictObject({
         name: nonEmptyString(),
         token: z.string().min(16, 'must be at least 16 characters'),
+        // read: GET only (the status page hides its actions); operate: also runs backups, verifies, silences.
+        role: z.enum(TOKEN_ROLES).default('operate'),
       }),
     )
     .superRefine(uniqueBy('name', 'token name'), whenArray)
@@ -243,7 +246,10 @@ const serverSchema = z.strictObject({
   metricsAuth: z.strictObject({ username: nonEmptyString(), password: nonEmptyString() }).optional(),
   // On SIGTERM a running backup gets this long to finish before it is aborted and recorded as such.
   shutdownGraceSeconds: intInRange(0, 86_400).default(60),
-});
+  // The status page at `/` (sign-in with a token, a session cookie); false leaves only the JSON index there.
+  ui: flag().default(true),
+  sessionLifetime: duration().default('12h'),
+}).transform((server) => ({ ...server, sessionLifetimeMs: parseDuration(server.sessionLifetime)! }));
 
 const channelList = (defaults: readonly (typeof ALERT_CHANNELS)[number][]) => z.array(z.enum(ALERT_CHANNELS)).default(() => [...defaults]);
 

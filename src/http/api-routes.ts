@@ -2,7 +2,7 @@
 // catalog health, and the alerting endpoints. Bearer auth has run before any of these, so the actor is set.
 import { type Response, Router } from 'express';
 import type { Logger } from 'pino';
-import { actorOf } from './auth.js';
+import { actorOf, requireOperate } from './auth.js';
 import { HttpError } from './http-error.js';
 import { jsonBody, methodNotAllowed } from './middleware.js';
 import type { HttpDeps } from './types.js';
@@ -24,7 +24,7 @@ function notProvided(what: string): HttpError {
 export function apiRoutes(deps: HttpDeps, logger: Logger): Router {
   const router = Router();
   const body = jsonBody(deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES);
-  const databases = deps.config.databases.map((d) => d.name);
+  const databases = deps.config.databases;
   const { catalog, actions } = deps;
 
   async function knownBackup(id: string) {
@@ -38,7 +38,7 @@ export function apiRoutes(deps: HttpDeps, logger: Logger): Router {
     .get(async (req, res) => {
       res.json(await catalog.listBackups(parseListQuery(req.query)));
     })
-    .post(body, async (req, res) => {
+    .post(requireOperate, body, async (req, res) => {
       const input = parseRunBackupBody(req.body, databases);
       const who = actor(res);
       const outcome = await actions.runBackup({ ...input, actor: who });
@@ -63,7 +63,7 @@ export function apiRoutes(deps: HttpDeps, logger: Logger): Router {
 
   router
     .route('/backups/:id/verify')
-    .post(body, async (req, res) => {
+    .post(requireOperate, body, async (req, res) => {
       checkNoBody(req.body);
       const row = await knownBackup(req.params.id);
       // 200 either way: the verification ran, and `ok` says what it found. verifyBackup writes the access log.
@@ -79,6 +79,24 @@ export function apiRoutes(deps: HttpDeps, logger: Logger): Router {
     .all(methodNotAllowed(['GET']));
 
   router
+    .route('/status')
+    .get(async (_req, res) => {
+      if (!deps.status) throw notProvided('status reports');
+      res.json(await deps.status.overview());
+    })
+    .all(methodNotAllowed(['GET']));
+
+  router
+    .route('/status/:database')
+    .get(async (req, res) => {
+      if (!deps.status) throw notProvided('status reports');
+      const detail = await deps.status.database(req.params.database);
+      if (!detail) throw new HttpError(404, 'DATABASE_NOT_FOUND', `no database named ${JSON.stringify(req.params.database)} in the config`);
+      res.json(detail);
+    })
+    .all(methodNotAllowed(['GET']));
+
+  router
     .route('/alerts')
     .get(async (_req, res) => {
       res.json(actions.alerts ? await actions.alerts() : []);
@@ -87,7 +105,7 @@ export function apiRoutes(deps: HttpDeps, logger: Logger): Router {
 
   router
     .route('/silences')
-    .post(body, async (req, res) => {
+    .post(requireOperate, body, async (req, res) => {
       const input = parseSilenceBody(req.body);
       if (!actions.silence) throw notProvided('silences');
       const who = actor(res);
@@ -100,7 +118,7 @@ export function apiRoutes(deps: HttpDeps, logger: Logger): Router {
 
   router
     .route('/alertmanager')
-    .post(body, async (req, res) => {
+    .post(requireOperate, body, async (req, res) => {
       const payload = parseAlertmanagerBody(req.body);
       if (!actions.alertmanagerWebhook) throw notProvided('Alertmanager webhooks');
       await actions.alertmanagerWebhook(payload);

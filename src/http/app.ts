@@ -19,6 +19,7 @@ export function createHttpApp(deps: HttpDeps): Express {
   app.disable('etag');
 
   app.use(securityHeaders, requestLog(logger));
+  if (deps.page) app.use(deps.page);
   app.use(probeRoutes(deps, logger));
   // Auth runs before any body is read, so an unauthenticated client cannot make us parse anything.
   app.use('/api', bearerAuth(deps.config.server.tokens), apiRoutes(deps, logger));

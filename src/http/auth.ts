@@ -14,22 +14,37 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b));
 }
 
+export type TokenRole = 'read' | 'operate';
+
 export interface NamedToken {
   readonly name: string;
   readonly token: string;
+  /** Default `operate` (what every token could do before roles existed). */
+  readonly role?: TokenRole | undefined;
+}
+
+export interface TokenIdentity {
+  name: string;
+  role: TokenRole;
+}
+
+/** Returns the name and role of the token presented, or undefined. Every token is compared, whichever matches. */
+export function createTokenResolver(tokens: readonly NamedToken[]): (presented: string) => TokenIdentity | undefined {
+  const known = tokens.map((t) => ({ name: t.name, role: t.role ?? 'operate', digest: digest(t.token) }));
+  return (presented) => {
+    const candidate = digest(presented);
+    let found: TokenIdentity | undefined;
+    for (const token of known) {
+      if (timingSafeEqual(candidate, token.digest) && found === undefined) found = { name: token.name, role: token.role };
+    }
+    return found;
+  };
 }
 
 /** Returns the name of the token presented, or undefined. Every token is compared, whichever matches. */
 export function createTokenMatcher(tokens: readonly NamedToken[]): (presented: string) => string | undefined {
-  const known = tokens.map((t) => ({ name: t.name, digest: digest(t.token) }));
-  return (presented) => {
-    const candidate = digest(presented);
-    let name: string | undefined;
-    for (const token of known) {
-      if (timingSafeEqual(candidate, token.digest) && name === undefined) name = token.name;
-    }
-    return name;
-  };
+  const resolve = createTokenResolver(tokens);
+  return (presented) => resolve(presented)?.name;
 }
 
 /** The credentials of an `Authorization: <scheme> <credentials>` header, when the scheme is `scheme`. */
@@ -46,9 +61,21 @@ export function actorOf(res: Response): string | undefined {
   return typeof actor === 'string' ? actor : undefined;
 }
 
-/** 401 without a bearer token, 403 with one that is not configured; else sets the actor. */
+/** The role of the token this request was authenticated with; undefined before auth. */
+export function roleOf(res: Response): TokenRole | undefined {
+  const role: unknown = res.locals.role;
+  return role === 'read' || role === 'operate' ? role : undefined;
+}
+
+/** Records who is calling: the actor for logs and access logs, the role for requireOperate. */
+export function setIdentity(res: Response, actor: string, role: TokenRole): void {
+  res.locals.actor = actor;
+  res.locals.role = role;
+}
+
+/** 401 without a bearer token, 403 with one that is not configured; else sets the actor and role. */
 export function bearerAuth(tokens: readonly NamedToken[]): RequestHandler {
-  const match = createTokenMatcher(tokens);
+  const resolve = createTokenResolver(tokens);
   return (req, res, next) => {
     const presented = credentialsOf(req.headers.authorization, 'Bearer');
     if (presented === undefined) {
@@ -56,14 +83,22 @@ export function bearerAuth(tokens: readonly NamedToken[]): RequestHandler {
         'WWW-Authenticate': `Bearer realm="${REALM}"`,
       });
     }
-    const name = match(presented);
-    if (name === undefined) {
+    const identity = resolve(presented);
+    if (identity === undefined) {
       throw new HttpError(403, 'FORBIDDEN', 'the API token is not valid (it is not one of server.tokens)');
     }
-    res.locals.actor = `api:${name}`;
+    setIdentity(res, `api:${identity.name}`, identity.role);
     next();
   };
 }
+
+/** 403 unless the caller's token has role `operate`: runs, verifications and silences change things. */
+export const requireOperate: RequestHandler = (req, res, next) => {
+  if (roleOf(res) !== 'operate') {
+    throw new HttpError(403, 'FORBIDDEN', `${req.method} ${req.baseUrl}${req.path} needs a token with role "operate"; ${actorOf(res) ?? 'this token'} has role "read"`);
+  }
+  next();
+};
 
 /** HTTP basic auth against one username and password; any failure is 401 with the challenge. */
 export function basicAuth(expected: { readonly username: string; readonly password: string }): RequestHandler {

@@ -102,7 +102,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (described.internal) {
       logger.error({ ...context, err: error }, `request failed: ${errorMessage(error)}`);
     } else if (described.status === 403) {
-      logger.warn({ ...context, remoteAddress: req.socket.remoteAddress }, 'refused an API token that is not configured');
+      const message = actor === undefined ? 'refused an API token that is not configured' : 'refused a request the token’s role does not allow';
+      logger.warn({ ...context, remoteAddress: req.socket.remoteAddress }, message);
     } else {
       logger.debug({ ...context, error: described.body.error }, described.body.message);
     }

@@ -17,6 +17,8 @@ const INDEX = {
     'POST /api/backups',
     'POST /api/backups/:id/verify',
     'GET /api/health',
+    'GET /api/status',
+    'GET /api/status/:database',
     'GET /api/alerts',
     'POST /api/silences',
     'POST /api/alertmanager',

@@ -1,8 +1,10 @@
 // Contracts of the HTTP API: what the service passes into createHttpApp, and what the actions behind the
 // routes promise. Everything is passed in, so tests wire the app with fakes and a free port.
+import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config/index.js';
+import type { StatusSource } from '../status/types.js';
 import type { VerifyResult } from '../verify/verify-backup.js';
 
 export interface HttpDeps {
@@ -15,6 +17,10 @@ export interface HttpDeps {
   /** `GET /readyz`: catalog reachable, scheduler running… */
   readiness: () => Promise<Readiness>;
   actions: HttpActions;
+  /** `GET /api/status` (every database) and `GET /api/status/:database`; without it they answer 501. */
+  status?: StatusSource;
+  /** The status page (src/ui), mounted at the root before the probes: it answers browsers at `/`. */
+  page?: RequestHandler;
   /** Largest JSON body accepted; a larger one is answered 413. Default 64 KiB. */
   bodyLimitBytes?: number;
   /** A readiness check that has not answered by then counts as not ready. Default 5 s. */
@@ -47,10 +53,11 @@ export interface HttpActions {
 }
 
 export interface RunBackupInput {
-  kind: 'full';
-  /** One configured database; every configured database when absent. */
+  /** base and incremental only for databases with pitr: true. */
+  kind: 'full' | 'base' | 'incremental';
+  /** One configured database; every configured database (with pitr: true for base and incremental) when absent. */
   database?: string | undefined;
-  /** Who asked: `api:<token name>`. */
+  /** Who asked: `api:<token name>` (the status page: `ui:<token name>`). */
   actor: string;
 }
 

@@ -86,22 +86,37 @@ function unknownFields(body: Record<string, unknown>, known: readonly string[]):
     .map((key) => `${field(key)}: unknown field (${hint})`);
 }
 
-/** `POST /api/backups`: `{ "kind": "full", "database"?: "<configured name>" }`. */
-export function parseRunBackupBody(body: unknown, databases: readonly string[]): { kind: 'full'; database?: string } {
+export const RUN_KINDS = ['full', 'base', 'incremental'] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
+
+/** A configured database, as far as starting a run is concerned: base and incremental need WAL archiving. */
+export interface RunnableDatabase {
+  readonly name: string;
+  readonly pitr?: boolean | undefined;
+}
+
+/** `POST /api/backups`: `{ "kind": "full" | "base" | "incremental", "database"?: "<configured name>" }`. */
+export function parseRunBackupBody(body: unknown, databases: readonly RunnableDatabase[]): { kind: RunKind; database?: string } {
   const input = objectBody(body, '{"kind":"full"}');
   const problems = unknownFields(input, ['kind', 'database']);
   const { kind, database } = input;
-  if (kind === undefined) problems.push('kind: required ("full")');
-  else if (kind === 'base' || kind === 'incremental') problems.push(`kind: "${kind}" backups are not available in this version; use "full"`);
-  else if (kind !== 'full') problems.push(`kind: must be "full", got ${show(kind)}`);
+  const names = databases.map((d) => d.name);
+  if (kind === undefined) problems.push(`kind: required (${quoted(RUN_KINDS)})`);
+  else if (typeof kind !== 'string' || !oneOf(RUN_KINDS, kind)) problems.push(`kind: must be one of ${quoted(RUN_KINDS)}, got ${show(kind)}`);
+  const physical = kind === 'base' || kind === 'incremental';
   if (database !== undefined) {
     if (typeof database !== 'string' || database === '') problems.push(`database: must be a database name, got ${show(database)}`);
-    else if (!databases.includes(database)) {
-      problems.push(`database: no database named ${show(database)} in the config (configured: ${databases.join(', ')})`);
+    else if (!names.includes(database)) {
+      problems.push(`database: no database named ${show(database)} in the config (configured: ${names.join(', ')})`);
+    } else if (physical && !databases.find((d) => d.name === database)?.pitr) {
+      problems.push(`kind: "${kind}" backups need WAL archiving, and database "${database}" does not have pitr: true`);
     }
+  } else if (physical && !databases.some((d) => d.pitr)) {
+    problems.push(`kind: "${kind}" backups need WAL archiving, and no configured database has pitr: true`);
   }
   if (problems.length > 0) throw invalid(problems);
-  return database === undefined ? { kind: 'full' } : { kind: 'full', database: database as string };
+  const runKind = kind as RunKind;
+  return database === undefined ? { kind: runKind } : { kind: runKind, database: database as string };
 }
 
 /** `POST /api/silences`: `{ "matchers": { "<label>": "<value>" }, "durationSeconds": 3600, "comment"?: "…" }`. */

@@ -34,6 +34,8 @@ export interface CreateMetricsServiceOptions {
   collectorTimeoutMs?: number;
   /** Node.js process metrics; default true. */
   processMetrics?: boolean;
+  /** Called with every successful replication collection (the lag history records it). */
+  onReplication?: (reports: ReadonlyMap<string, ReplicationReport>) => void;
 }
 
 export interface MetricsService {
@@ -166,6 +168,7 @@ export function createMetricsService(options: CreateMetricsServiceOptions): Metr
       },
       (reports) => {
         metrics.setReplication(reports);
+        if (reports !== undefined) options.onReplication?.(reports);
         for (const [database, report] of reports ?? []) {
           for (const standby of report.standbys) {
             const problem =

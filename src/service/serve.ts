@@ -15,10 +15,13 @@ import { type Pgwarden, openPgwarden } from '../app/open.js';
 import { newBackupId } from '../manifest/layout.js';
 import type { Config } from '../config/index.js';
 import { createHttpApp, startHttpServer } from '../http/index.js';
-import type { RunBackupOutcome, StartedRun } from '../http/types.js';
+import type { HttpActions, RunBackupInput, RunBackupOutcome, SilenceInput, StartedRun } from '../http/types.js';
 import { createMetricsService, type MetricsService } from '../metrics/index.js';
 import { createCatalogCoordinator } from '../scheduler/coordinator.js';
-import { buildJobs, fullBackupJobName } from '../scheduler/jobs.js';
+import { backupJobName, buildJobs } from '../scheduler/jobs.js';
+import { createLagRecorder } from '../replication/history.js';
+import { createStatusSource } from '../status/index.js';
+import { createStatusPage } from '../ui/routes.js';
 import { createJobLocks } from '../scheduler/locks.js';
 import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
 import { verifyBackup } from '../verify/verify-backup.js';
@@ -51,6 +54,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   const app = await openPgwarden(config, { logger, now: options.now });
   const owner = `${hostname()}:${process.pid}`;
   const pitrDatabases = config.databases.filter((d) => d.pitr);
+  // Replication lag history for the status page's chart, kept as long as full backups are.
+  const lagRecorder = createLagRecorder({ pool: app.pool, retentionMs: config.retention.fullDays * 86_400_000, now: app.now, logger });
   const metrics = createMetricsService({
     registry: new Registry(),
     config,
@@ -62,6 +67,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     // Lag moves faster than backups: it is probed on its own interval so the lag series stay current.
     lagIntervalMs: config.schedules.replicationProbeSeconds * 1000,
     probes: pitrDatabases.length > 0 ? { walArchive: () => walArchiveStatus(app.storage, config.storage.prefix, pitrDatabases) } : {},
+    onReplication: (reports) => void lagRecorder.record(reports),
   });
 
   const notifiers = createNotifiers(config.channels, { logger, ...options.notifierDeps });
@@ -100,21 +106,50 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     now: app.now,
   });
 
-  const runBackup = async (input: { database?: string | undefined; actor: string }): Promise<RunBackupOutcome> => {
-    const databases = input.database ? [input.database] : config.databases.map((d) => d.name);
+  // The actions behind both the API and the status page: one function each, recorded in backup_access_logs.
+  const runBackup = async (input: RunBackupInput): Promise<RunBackupOutcome> => {
+    const eligible = config.databases.filter((d) => input.kind === 'full' || d.pitr).map((d) => d.name);
+    const databases = input.database ? [input.database] : eligible;
     const started: StartedRun[] = [];
     const busy: StartedRun[] = [];
     for (const database of databases) {
-      const backupId = newBackupId('full', app.now());
-      const outcome = await scheduler.runNow(fullBackupJobName(database), { backupId, actor: input.actor });
-      if (outcome === 'started') started.push({ database, backupId });
-      else busy.push({ database });
+      const backupId = newBackupId(input.kind, app.now());
+      const outcome = await scheduler.runNow(backupJobName(input.kind, database), { backupId, actor: input.actor });
+      if (outcome === 'started') {
+        started.push({ database, backupId });
+        await app.catalog
+          .access({ backupId, database, action: 'backup', actor: input.actor, result: 'ok', details: { kind: input.kind } })
+          .catch((error: unknown) => logger.warn({ err: error, backupId }, 'could not record the backup request in backup_access_logs'));
+      } else busy.push({ database });
     }
     if (started.length === 0) {
-      return { accepted: false, reason: 'already-running', message: `a full backup of ${busy.map((b) => `"${b.database}"`).join(', ')} is already running`, runs: busy };
+      return { accepted: false, reason: 'already-running', message: `a ${input.kind} backup of ${busy.map((b) => `"${b.database}"`).join(', ')} is already running`, runs: busy };
     }
     return { accepted: true, runs: started };
   };
+  const silence = async (input: SilenceInput) => {
+    const created = await alerting.silence(input);
+    await app.catalog
+      .access({ backupId: null, database: input.matchers['database'], action: 'silence', actor: input.actor, result: 'ok', details: { matchers: input.matchers, durationSeconds: input.durationSeconds, comment: input.comment ?? null } })
+      .catch((error: unknown) => logger.warn({ err: error }, 'could not record the silence in backup_access_logs'));
+    return created;
+  };
+  const actions: HttpActions = {
+    runBackup,
+    alerts: () => alerting.alerts(),
+    silence,
+    alertmanagerWebhook: (body) => alerting.alertmanagerWebhook(body),
+    verifyBackup: (id, actor) =>
+      verifyBackup({ ...app, prefix: config.storage.prefix, pgBinDir: config.backup.pgBinDir, tempDir: config.backup.tempDir, wal, databases: config.databases }, id, actor).finally(refreshQuietly),
+  };
+  const status = createStatusSource({
+    config,
+    pool: app.pool,
+    catalog: app.catalog,
+    state: () => metrics.metrics.state(),
+    figuresAt: () => metrics.lastRefresh,
+    now: app.now,
+  });
 
   const http = createHttpApp({
     config,
@@ -132,14 +167,9 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       checks['scheduler'] = scheduler.running ? 'ok' : 'stopped';
       return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
     },
-    actions: {
-      runBackup,
-      alerts: () => alerting.alerts(),
-      silence: (input) => alerting.silence(input),
-      alertmanagerWebhook: (body) => alerting.alertmanagerWebhook(body),
-      verifyBackup: (id, actor) =>
-        verifyBackup({ ...app, prefix: config.storage.prefix, pgBinDir: config.backup.pgBinDir, tempDir: config.backup.tempDir, wal, databases: config.databases }, id, actor).finally(refreshQuietly),
-    },
+    actions,
+    status,
+    page: config.server.ui ? createStatusPage({ config, logger, status, actions, now: app.now }) : undefined,
   });
 
   await refreshQuietly();

@@ -115,9 +115,9 @@ test('POST /api/backups without a database starts every configured database', as
 test('POST /api/backups with a bad body is 400 naming the field, and nothing starts', async (t) => {
   const server = await startTestServer(t);
   const cases: [unknown, RegExp][] = [
-    [{}, /^kind: required \("full"\)$/],
-    [{ kind: 'base' }, /^kind: "base" backups are not available in this version; use "full"$/],
-    [{ kind: 'diff' }, /^kind: must be "full", got "diff"$/],
+    [{}, /^kind: required \("full", "base", "incremental"\)$/],
+    [{ kind: 'base' }, /^kind: "base" backups need WAL archiving, and no configured database has pitr: true$/],
+    [{ kind: 'diff' }, /^kind: must be one of "full", "base", "incremental", got "diff"$/],
     [{ kind: 'full', database: 'nope' }, /^database: no database named "nope" in the config \(configured: shop, crm\)$/],
     [{ kind: 'full', database: 42 }, /^database: must be a database name, got "42"$/],
     [{ kind: 'full', databse: 'shop' }, /^databse: unknown field \(known: kind, database\)$/],

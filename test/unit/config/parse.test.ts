@@ -74,7 +74,7 @@ test('a minimal config (catalog, one database, local storage) gets every default
     backup: { compression: 'gzip', compressionLevel: 6, jobs: 1 },
     wal: { pushTimeoutSeconds: 120 },
     drills: { enabled: true, schedule: '0 4 * * 0' },
-    server: { port: 9187, host: '127.0.0.1', tokens: [], shutdownGraceSeconds: 60 },
+    server: { port: 9187, host: '127.0.0.1', tokens: [], shutdownGraceSeconds: 60, ui: true, sessionLifetime: '12h', sessionLifetimeMs: 12 * 3600 * 1000 },
     alerts: {
       thresholds: {
         backupMissingHours: 24,
@@ -124,7 +124,15 @@ test('the example config in DESIGN.md parses, with its variables taken from the 
     gcs: { bucket: 'hotel-extranet-backups-prod', chunkSizeMiB: 16, maxRetries: 3, timeoutSeconds: 60 },
   });
   assert.deepEqual(config.encryption, { keys: [{ id: 'k2026', key: KEY_2026 }] });
-  assert.deepEqual(config.server, { port: 9187, host: '127.0.0.1', tokens: [{ name: 'ops', token: DESIGN_ENV.PGWARDEN_API_TOKEN }], shutdownGraceSeconds: 60 });
+  assert.deepEqual(config.server, {
+    port: 9187,
+    host: '127.0.0.1',
+    tokens: [{ name: 'ops', token: DESIGN_ENV.PGWARDEN_API_TOKEN, role: 'operate' }],
+    shutdownGraceSeconds: 60,
+    ui: true,
+    sessionLifetime: '12h',
+    sessionLifetimeMs: 12 * 3600 * 1000,
+  });
   assert.equal(config.alerts.repeatIntervalMs, 14_400_000);
   assert.deepEqual(config.channels, {
     email: {

@@ -68,7 +68,7 @@ test('redactConfig replaces every secret with *** and keeps everything else', ()
     { id: 'k2', key: '***' },
     { id: 'k1', key: '***' },
   ]);
-  assert.deepEqual(redacted.server.tokens, [{ name: 'ops', token: '***' }]);
+  assert.deepEqual(redacted.server.tokens, [{ name: 'ops', token: '***', role: 'operate' }]);
   assert.deepEqual(redacted.server.metricsAuth, { username: 'prom', password: '***' });
   assert.equal(redacted.storage.s3?.secretAccessKey, '***');
   assert.equal(redacted.storage.s3?.accessKeyId, 'AKIAEXAMPLE');

@@ -54,8 +54,13 @@ test('parseListQuery turns a query into a catalog filter and names every bad fie
 });
 
 test('parseRunBackupBody and parseSilenceBody return typed input for valid bodies', () => {
-  assert.deepEqual(parseRunBackupBody({ kind: 'full' }, ['shop']), { kind: 'full' });
-  assert.deepEqual(parseRunBackupBody({ kind: 'full', database: 'shop' }, ['shop']), { kind: 'full', database: 'shop' });
+  const databases = [{ name: 'shop' }, { name: 'crm', pitr: true }];
+  assert.deepEqual(parseRunBackupBody({ kind: 'full' }, databases), { kind: 'full' });
+  assert.deepEqual(parseRunBackupBody({ kind: 'full', database: 'shop' }, databases), { kind: 'full', database: 'shop' });
+  assert.deepEqual(parseRunBackupBody({ kind: 'base', database: 'crm' }, databases), { kind: 'base', database: 'crm' });
+  assert.deepEqual(parseRunBackupBody({ kind: 'incremental' }, databases), { kind: 'incremental' });
+  assert.throws(() => parseRunBackupBody({ kind: 'base', database: 'shop' }, databases), /kind: "base" backups need WAL archiving, and database "shop" does not have pitr: true/);
+  assert.throws(() => parseRunBackupBody({ kind: 'incremental' }, [{ name: 'shop' }]), /no configured database has pitr: true/);
   assert.deepEqual(parseSilenceBody({ matchers: { alertname: 'X' }, durationSeconds: 60 }), { matchers: { alertname: 'X' }, durationSeconds: 60 });
   assert.throws(() => parseSilenceBody({ matchers: { a: 'b' }, durationSeconds: 30 * 24 * 3600 + 1 }), /durationSeconds: must be a whole number of seconds from 1 to 2592000/);
   assert.throws(() => parseSilenceBody({ matchers: { a: 'b' }, durationSeconds: 1.5, comment: 7 }), /durationSeconds: .*; comment: must be a string/);
