@@ -3,7 +3,8 @@
 //   down()          reset every open connection and every new one (a dead endpoint), until up()
 //   cutAfter(n)     reset the connection that carries the n-th request byte from now (an upload killed
 //                   mid-way); with { thenDown: true } the whole endpoint dies at that moment
-//   stall()         open and new connections stay open but nothing passes either way (timeouts must fire)
+//   stall()         open and new connections stay open but nothing passes either way until up() (a hung
+//                   server: timeouts must fire; bytes are held back, not lost)
 // Protocol-blind: it counts the bytes clients send (request heads and bodies), not HTTP messages.
 import { createServer, type Socket, connect } from 'node:net';
 
@@ -12,7 +13,7 @@ export interface FaultProxy {
   url: string;
   port: number;
   down(): void;
-  /** Forwards normally again (after down() or stall()). */
+  /** Forwards normally again: new connections after down(), held-back bytes after stall(). */
   up(): void;
   /** Resolves when the cut happened. */
   cutAfter(bytes: number, options?: { thenDown?: boolean }): Promise<void>;
@@ -37,6 +38,7 @@ export async function startFaultProxy(
   let cut: { at: number; thenDown: boolean; done: () => void } | undefined;
   const open = new Set<Socket>();
 
+  const pairs = new Set<[Socket, Socket]>();
   const track = (socket: Socket) => {
     open.add(socket);
     socket.on('close', () => open.delete(socket));
@@ -53,24 +55,23 @@ export async function startFaultProxy(
       client.resetAndDestroy();
       return;
     }
-    if (mode === 'stall') {
-      client.resume();
-      return;
-    }
     const upstream = connect(target.port, host);
     track(upstream);
-    const kill = () => {
-      client.resetAndDestroy();
-      upstream.destroy();
-    };
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    // A stalled proxy holds bytes back (TCP buffers fill, as on a hung server); up() lets them through.
+    if (mode === 'stall') {
+      client.pause();
+      upstream.pause();
+    }
     client.on('data', (chunk: Buffer) => {
-      if (mode === 'stall') return;
       if (cut && up + chunk.length >= cut.at) {
         const pending = cut;
         cut = undefined;
         upstream.write(chunk.subarray(0, pending.at - up));
         up = pending.at;
-        kill();
+        client.resetAndDestroy();
+        upstream.destroy();
         if (pending.thenDown) {
           mode = 'down';
           resetAll();
@@ -81,13 +82,15 @@ export async function startFaultProxy(
       up += chunk.length;
       if (!upstream.write(chunk)) client.pause();
     });
-    upstream.on('drain', () => client.resume());
     upstream.on('data', (chunk: Buffer) => {
-      if (mode === 'stall') return;
       if (!client.write(chunk)) upstream.pause();
     });
-    client.on('drain', () => upstream.resume());
-    client.on('close', () => upstream.destroy());
+    upstream.on('drain', () => mode !== 'stall' && client.resume());
+    client.on('drain', () => mode !== 'stall' && upstream.resume());
+    client.on('close', () => {
+      pairs.delete(pair);
+      upstream.destroy();
+    });
     upstream.on('close', () => client.destroy());
   });
   server.on('connection', (socket) => socket.setNoDelay(true));
@@ -111,7 +114,9 @@ export async function startFaultProxy(
       resetAll();
     },
     up() {
+      const wasStalled = mode === 'stall';
       mode = 'up';
+      if (wasStalled) for (const sockets of pairs) for (const socket of sockets) socket.resume();
     },
     cutAfter(bytes, options = {}) {
       return new Promise<void>((resolve) => {
@@ -120,6 +125,7 @@ export async function startFaultProxy(
     },
     stall() {
       mode = 'stall';
+      for (const sockets of pairs) for (const socket of sockets) socket.pause();
     },
     bytesUp: () => up,
     connections: () => accepted,

@@ -67,6 +67,8 @@ export async function startS3Server(t: { after(fn: () => Promise<void>): void } 
     if (closed) return;
     closed = true;
     for (const client of clients) client.destroy();
+    // A request a stalled proxy holds half-sent would keep close() waiting forever.
+    server.httpServer?.closeAllConnections();
     await server.close();
     await rm(directory, { recursive: true, force: true });
   };

@@ -38,6 +38,8 @@ declare module 's3rver' {
     constructor(options?: S3rverOptions);
     /** Koa's middleware stack, composed when the server starts listening. */
     middleware: S3rverMiddleware[];
+    /** The listening server, once run() resolved. */
+    httpServer?: import('node:http').Server;
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
   }

@@ -9,8 +9,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 import { CreateMultipartUploadCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { parseConfig } from '../../../src/config/index.js';
 import { StorageError } from '../../../src/errors.js';
 import { createS3Driver } from '../../../src/storage/s3/driver.js';
+import { s3TargetsFromConfig } from '../../../src/storage/s3/from-config.js';
 import { readTextObject, writeTextObject } from '../../../src/storage/text.js';
 import type { StorageDriver } from '../../../src/storage/types.js';
 import { startFaultProxy } from '../../helpers/fault-proxy.js';
@@ -82,6 +84,39 @@ test('a 40 MiB object goes up in 5 MiB parts and reads back byte for byte, invis
   assert.equal(gets.length, 8);
   assert.ok(gets.every((r) => typeof r.headers.range === 'string' && typeof r.headers['if-match'] === 'string'));
   assert.deepEqual(await s3.pendingUploads('primary'), []);
+});
+
+test('a stalled endpoint holds the producer back (no object is buffered), and the upload completes when it recovers', async (t) => {
+  const s3 = await startS3Server(t);
+  const proxy = await startFaultProxy(t, { port: s3.port });
+  const driver = createS3Driver(s3.driverOptions('primary', { endpoint: proxy.url, partSizeMiB: 5, queueSize: 2, idleTimeoutMs: 10_000 }));
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < 60; i++) chunks.push(randomBytes(MiB));
+  let produced = 0;
+  const source = Readable.from(
+    (function* () {
+      for (const chunk of chunks) {
+        produced += chunk.length;
+        yield chunk;
+      }
+    })(),
+  );
+  proxy.stall();
+  const writer = driver.write('shop/base/id/base.tar.gz');
+  const writing = pipeline(source, writer.stream);
+  // Wait until the producer is held back: its count stops moving.
+  for (let last = -1; produced !== last; ) {
+    last = produced;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  // Parts in flight and the one being filled, plus the stream buffers: nowhere near the 60 MiB object.
+  assert.ok(produced <= (2 + 1) * 5 * MiB + 4 * MiB, `${produced / MiB} MiB taken from the producer while the endpoint hung`);
+  proxy.up();
+  await writing;
+  await writer.commit();
+  const whole = createHash('sha256');
+  for (const chunk of chunks) whole.update(chunk);
+  assert.deepEqual(await sha256Of(driver.read('shop/base/id/base.tar.gz')), { sha256: whole.digest('hex'), bytes: 60 * MiB });
 });
 
 test('small and empty objects are one PutObject each and read back', async (t) => {
@@ -318,6 +353,21 @@ test('check() passes on a usable bucket and tells bad credentials, a missing buc
   assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
 });
 
+test('check() says so when no credentials are configured or found', async (t) => {
+  const s3 = await startS3Server(t);
+  // Keep the SDK's chain from finding any: no keys in the environment, no profile, no instance metadata.
+  const saved = { ...process.env };
+  t.after(() => {
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+  });
+  for (const key of Object.keys(process.env)) if (key.startsWith('AWS_')) delete process.env[key];
+  Object.assign(process.env, { AWS_EC2_METADATA_DISABLED: 'true', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent' });
+  const none = await checkFails(createS3Driver({ ...s3.driverOptions(), credentials: undefined, maxAttempts: 1 }));
+  assert.match(none.message, /^storage target s3: no credentials to reach bucket primary with \(/);
+  assert.match(none.hints[0]!, /^set storage\.s3\.accessKeyId and storage\.s3\.secretAccessKey/);
+});
+
 test('check() names the bucket’s real region when S3 redirects or refuses the signing region', async (t) => {
   // What AWS answers a HeadBucket signed for the wrong region (no body on HEAD, the region in a header).
   const redirect = await fakeEndpoint(t, (_req, res) => res.writeHead(301, { 'x-amz-bucket-region': 'eu-west-1' }).end());
@@ -367,4 +417,71 @@ test('the lifecycle rule: Glacier after N days when asked, expiry, and abandoned
 
   const missing = createS3Driver(s3.driverOptions('nope')).lifecycle!;
   await assert.rejects(missing.apply(policy), /^StorageError: storage target s3: cannot write the lifecycle configuration of bucket nope/);
+});
+
+test('the config gives an s3 target and an s3-replica target sharing credentials and settings, each with its KMS key', async (t) => {
+  const s3 = await startS3Server(t);
+  const config = parseConfig(`
+catalog: { url: "postgres://pgwarden@127.0.0.1:5432/pgwarden" }
+databases: [ { name: shop, url: "postgres://backup@127.0.0.1:5432/shop" } ]
+storage:
+  prefix: prod
+  s3:
+    bucket: primary
+    region: us-east-1
+    endpoint: "${s3.endpoint}"
+    forcePathStyle: true
+    requestChecksumCalculation: WHEN_REQUIRED
+    accessKeyId: S3RVER
+    secretAccessKey: S3RVER
+    kmsKeyId: alias/primary-key
+    partSizeMiB: 5
+    maxAttempts: 1
+    replica: { bucket: replica, region: us-east-1, endpoint: "${s3.endpoint}" }
+`);
+  const targets = s3TargetsFromConfig(config.storage);
+  assert.deepEqual(
+    targets.map((d) => [d.name, d.kind, d.location]),
+    [
+      ['s3', 's3', `${s3.endpoint}/primary`],
+      ['s3-replica', 's3', `${s3.endpoint}/replica`],
+    ],
+  );
+  for (const target of targets) {
+    await target.check();
+    await writeTextObject(target, 'prod/shop/full/id/manifest.json', target.name);
+    assert.equal(await readTextObject(target, 'prod/shop/full/id/manifest.json'), target.name);
+  }
+  const puts = s3.requests.filter((r) => r.method === 'PUT' && r.path.endsWith('/manifest.json'));
+  assert.deepEqual(
+    puts.map((r) => [r.path, r.headers['x-amz-server-side-encryption-aws-kms-key-id']]),
+    [
+      ['/primary/prod/shop/full/id/manifest.json', 'alias/primary-key'],
+      ['/replica/prod/shop/full/id/manifest.json', 'alias/primary-key'],
+    ],
+  );
+
+  const own = parseConfig(`
+catalog: { url: "postgres://pgwarden@127.0.0.1:5432/pgwarden" }
+databases: [ { name: shop, url: "postgres://backup@127.0.0.1:5432/shop" } ]
+storage:
+  s3: { bucket: primary, region: us-east-1, endpoint: "${s3.endpoint}", forcePathStyle: true, requestChecksumCalculation: WHEN_REQUIRED,
+        accessKeyId: S3RVER, secretAccessKey: S3RVER, replica: { bucket: replica, region: us-east-1, endpoint: "${s3.endpoint}", kmsKeyId: alias/dr-key } }
+`);
+  const [primary, replica] = s3TargetsFromConfig(own.storage);
+  await writeTextObject(primary!, 'a', 'x');
+  await writeTextObject(replica!, 'a', 'x');
+  const last = s3.requests.filter((r) => r.method === 'PUT' && r.path.endsWith('/a'));
+  assert.deepEqual(
+    last.map((r) => [r.path, r.headers['x-amz-server-side-encryption'], r.headers['x-amz-server-side-encryption-aws-kms-key-id']]),
+    [
+      ['/primary/a', 'AES256', undefined],
+      ['/replica/a', 'aws:kms', 'alias/dr-key'],
+    ],
+  );
+  assert.deepEqual(s3TargetsFromConfig(parseConfig(`
+catalog: { url: "postgres://pgwarden@127.0.0.1:5432/pgwarden" }
+databases: [ { name: shop, url: "postgres://backup@127.0.0.1:5432/shop" } ]
+storage: { local: { path: /backups } }
+`).storage), []);
 });
