@@ -83,11 +83,18 @@ const s3Schema = z
     queueSize: intInRange(1, 64).default(4),
     accessKeyId: nonEmptyString().optional(),
     secretAccessKey: nonEmptyString().optional(),
+    // A dead or stalled endpoint must fail a backup in seconds, not hang it: every request is bounded.
+    maxAttempts: intInRange(1, 10).default(3),
+    connectTimeoutSeconds: intInRange(1, 300).default(5),
+    idleTimeoutSeconds: intInRange(1, 3600).default(60),
+    glacierAfterDays: positiveInt().optional(),
     replica: z
       .strictObject({
         bucket: nonEmptyString(),
         region: nonEmptyString(),
         endpoint: httpUrl().optional(),
+        // KMS keys are regional: an ARN names one region, so the replica may need its own.
+        kmsKeyId: nonEmptyString().optional(),
       })
       .optional(),
   })
