@@ -34,5 +34,5 @@ export async function costReport(app: { config: Config; catalog: Catalog; storag
 }
 
 export function glacierAfterDays(config: Config, kind: string): number | undefined {
-  return kind === 's3' ? (config.storage.s3 as { glacierAfterDays?: number } | undefined)?.glacierAfterDays : undefined;
+  return kind === 's3' ? config.storage.s3?.glacierAfterDays : undefined;
 }

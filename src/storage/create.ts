@@ -15,6 +15,10 @@ export async function createStorage(config: Config, options: CreateStorageOption
   const storage = config.storage;
   const targets: StorageDriver[] = [];
   if (storage.local) targets.push(createLocalDriver({ root: storage.local.path, freeBytes: options.freeBytes }));
+  if (storage.s3) {
+    const { s3TargetsFromConfig } = await import('./s3/from-config.js');
+    targets.push(...s3TargetsFromConfig(storage));
+  }
   if (storage.gcs) {
     const { gcsTargetFromConfig } = await import('./gcs/from-config.js');
     const gcs = gcsTargetFromConfig(storage);

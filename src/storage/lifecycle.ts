@@ -18,7 +18,7 @@ export async function lifecyclePlan(storage: TargetSet, config: Config, options:
     if (!target.lifecycle) continue;
     const policy: LifecyclePolicy = {
       prefix: config.storage.prefix === '' ? '' : `${config.storage.prefix}/`,
-      coldAfterDays: target.kind === 's3' ? (config.storage.s3 as { glacierAfterDays?: number } | undefined)?.glacierAfterDays : undefined,
+      coldAfterDays: target.kind === 's3' ? config.storage.s3?.glacierAfterDays : undefined,
       expireAfterDays: config.retention.cloudDays,
     };
     const entry: LifecyclePlan['targets'][number] = { target: target.name, location: target.location, policy, document: target.lifecycle.document(policy), applied: false };
