@@ -110,11 +110,12 @@ export async function writeManifestCopies(options: {
   if (holders.length === 0) {
     throw new StorageError(`no storage target took the manifest of ${dir} (${Object.entries(copies).map(([t, c]) => `${t}: ${c.error}`).join('; ')})`);
   }
+  const ordered = storage.targets.map((t) => t.name).filter((n) => holders.includes(n));
   const missing = Object.entries(copies).filter(([, c]) => c.status === 'failed');
   if (missing.length > 0) {
-    await options.log('degraded', 'warn', `backup is degraded: stored on ${holders.join(', ')}, missing on ${missing.map(([t, c]) => `${t} (${c.error})`).join(', ')}; the storage-sync job copies it when the target is back`, { copies });
+    await options.log('degraded', 'warn', `backup is degraded: stored on ${ordered.join(', ')}, missing on ${missing.map(([t, c]) => `${t} (${c.error})`).join(', ')}; the storage-sync job copies it when the target is back`, { copies });
   }
-  return { holders: storage.targets.map((t) => t.name).filter((n) => holders.includes(n)), copies };
+  return { holders: ordered, copies };
 }
 
 export function copyPolicy(config: { storage: { copyAttempts: number; copyRetryDelaySeconds: number } }): CopyPolicy {
