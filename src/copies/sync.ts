@@ -81,6 +81,9 @@ async function copyBackup(ctx: SyncContext, backup: BackupRow, to: StorageDriver
   const artifactPath = backup.storage[to.name]!.path;
   const dir = artifactPath.slice(0, artifactPath.lastIndexOf('/'));
   const manifest = `${dir}/manifest.json`;
+  // A finished backup's directory has no live writer: whatever upload is still open there (aborting it failed
+  // while the target was down) is a leftover, and goes before the copy.
+  await to.removeIncomplete(`${dir}/`).catch(() => {});
   const problems: string[] = [];
   for (const from of sources) {
     try {

@@ -4,9 +4,10 @@
 // alone; a target killed mid-upload or down for a whole backup → the backup is good on the others, marked
 // degraded naming the target, and `storage sync` copies it over once the target is back.
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import pg from 'pg';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { startFakeGcs } from '../../helpers/fake-gcs.js';
 import { startFaultProxy } from '../../helpers/fault-proxy.js';
@@ -42,13 +43,13 @@ interface CatalogCopy {
 }
 
 describe('multi-target storage', () => {
-  const pg = clusterForSuite();
+  const cluster = clusterForSuite();
 
   it('stores one dump on every target, restores after losing the data center from S3 then GCS, and rebuilds the catalog from S3', async (t) => {
-    const sourceUrl = await pg().createDatabase('mt_source');
+    const sourceUrl = await cluster().createDatabase('mt_source');
     await loadFixture(sourceUrl, 'awkward');
     const c = await cloud(t);
-    const warden = await setupWarden(t, pg(), { databases: [{ name: 'awkward', url: sourceUrl }], encrypt: true, storageTargets: c.storageTargets });
+    const warden = await setupWarden(t, cluster(), { databases: [{ name: 'awkward', url: sourceUrl }], encrypt: true, storageTargets: c.storageTargets });
 
     const check = await warden.run(['storage', 'check']);
     assert.equal(check.code, 0, check.stdout + check.stderr);
@@ -78,7 +79,7 @@ describe('multi-target storage', () => {
 
     // The data center is lost: local storage is gone. The restore reads the S3 copy.
     await rm(join(warden.storageDir, 'awkward'), { recursive: true, force: true });
-    const fromS3 = await pg().createDatabase('mt_from_s3');
+    const fromS3 = await cluster().createDatabase('mt_from_s3');
     const r1 = await warden.run(['restore', id, '--target-url', fromS3]);
     assert.equal(r1.code, 0, r1.stderr);
     assert.deepEqual(fingerprintDiff(expected, await tableFingerprints(fromS3)), []);
@@ -88,7 +89,7 @@ describe('multi-target storage', () => {
     // S3 is down too (both regions): GCS holds the last copy.
     c.primary.down();
     c.replica.down();
-    const fromGcs = await pg().createDatabase('mt_from_gcs');
+    const fromGcs = await cluster().createDatabase('mt_from_gcs');
     const r2 = await warden.run(['restore', id, '--target-url', fromGcs]);
     assert.equal(r2.code, 0, r2.stderr);
     assert.deepEqual(fingerprintDiff(expected, await tableFingerprints(fromGcs)), []);
@@ -106,7 +107,7 @@ describe('multi-target storage', () => {
     assert.equal(after!.storage['local']!.status, 'failed', 'the lost local copy is marked missing');
     assert.match(after!.storage['local']!.error!, /not on local when the catalog was rebuilt/);
     assert.equal(after!.storage['s3']!.status, 'stored');
-    const fromRebuilt = await pg().createDatabase('mt_from_rebuilt');
+    const fromRebuilt = await cluster().createDatabase('mt_from_rebuilt');
     const r3 = await warden.run(['restore', id, '--target-url', fromRebuilt]);
     assert.equal(r3.code, 0, r3.stderr);
     assert.deepEqual(fingerprintDiff(expected, await tableFingerprints(fromRebuilt)), []);
@@ -119,13 +120,19 @@ describe('multi-target storage', () => {
   });
 
   it('a target killed mid-upload or down for a whole backup: the backup is good on the others, degraded, and caught up when the target is back', async (t) => {
-    const sourceUrl = await pg().createDatabase('mt_faults');
+    const sourceUrl = await cluster().createDatabase('mt_faults');
     await loadFixture(sourceUrl, 'awkward');
+    // 12 MB that do not compress: the artifact goes up as a multipart upload of several 5 MiB parts.
+    const client = new pg.Client({ connectionString: sourceUrl });
+    await client.connect();
+    await client.query(`CREATE TABLE noise AS SELECT g AS id, decode(md5(random()::text) || md5(random()::text), 'hex') AS bytes FROM generate_series(1, 400000) g`);
+    await client.end();
     const c = await cloud(t);
-    const warden = await setupWarden(t, pg(), { databases: [{ name: 'awkward', url: sourceUrl }], storageTargets: c.storageTargets });
+    const warden = await setupWarden(t, cluster(), { databases: [{ name: 'awkward', url: sourceUrl }], storageTargets: c.storageTargets });
 
     // S3 (primary bucket) dies in the middle of the upload and stays down.
-    const cut = c.primary.cutAfter(20_000, { thenDown: true });
+    // The first bytes through the proxy in a backup are the artifact's upload: the cut lands in its second part.
+    const cut = c.primary.cutAfter(7_000_000, { thenDown: true });
     const first = await warden.run(['backup', 'full']);
     await cut;
     assert.equal(first.code, 0, first.stderr);
@@ -154,10 +161,10 @@ describe('multi-target storage', () => {
     assert.equal(degraded.length, 2);
     assert.match(degraded[0]!.message, /backup is degraded: stored on local, s3-replica, gcs, missing on s3/);
 
-    // Nothing half-written is left where an upload died: no object and no pending multipart upload.
+    // Nothing half-written is visible where an upload died. The multipart upload S3 could not be told to abort
+    // while it was down is aborted by the sync below, before the copy.
     c.primary.up();
     assert.deepEqual(await c.keys('primary'), []);
-    assert.deepEqual(await c.s3.pendingUploads('primary'), []);
     await c.gcs.up();
     assert.deepEqual(c.gcsKeys().filter((k) => k.includes(missed!)), []);
     assert.deepEqual(c.gcs.sessions(), []);
@@ -172,6 +179,7 @@ describe('multi-target storage', () => {
     );
     const local = await warden.storageFiles();
     assert.deepEqual(await c.keys('primary'), local);
+    assert.deepEqual(await c.s3.pendingUploads('primary'), []);
     assert.deepEqual(c.gcsKeys(), local);
     assert.doesNotMatch((await warden.run(['list'])).stdout, /degraded/);
 
@@ -179,17 +187,17 @@ describe('multi-target storage', () => {
     await rm(join(warden.storageDir, 'awkward'), { recursive: true, force: true });
     c.replica.down();
     await c.gcs.down('refuse');
-    const target = await pg().createDatabase('mt_faults_restored');
+    const target = await cluster().createDatabase('mt_faults_restored');
     const restore = await warden.run(['restore', missed!, '--target-url', target]);
     assert.equal(restore.code, 0, restore.stderr);
     assert.deepEqual(fingerprintDiff(await tableFingerprints(sourceUrl), await tableFingerprints(target)), []);
   });
 
   it('bad credentials and a missing bucket are named per target; a backup still lands on the targets that work', async (t) => {
-    const sourceUrl = await pg().createDatabase('mt_badcreds');
+    const sourceUrl = await cluster().createDatabase('mt_badcreds');
     await loadFixture(sourceUrl, 'awkward');
     const c = await cloud(t, { s3Key: 'WRONGKEY', gcsBucket: 'no-such-bucket' });
-    const warden = await setupWarden(t, pg(), { databases: [{ name: 'awkward', url: sourceUrl }], storageTargets: c.storageTargets });
+    const warden = await setupWarden(t, cluster(), { databases: [{ name: 'awkward', url: sourceUrl }], storageTargets: c.storageTargets });
 
     const check = await warden.run(['storage', 'check']);
     assert.equal(check.code, 1);
@@ -206,5 +214,58 @@ describe('multi-target storage', () => {
     assert.match(row!.storage['s3']!.error!, /s3.*primary/);
     assert.equal(row!.storage['gcs']!.status, 'failed');
     assert.match(row!.storage['gcs']!.error!, /no-such-bucket/);
+  });
+
+  it('writes bucket lifecycle rules from the config and prices what every target holds', async (t) => {
+    const sourceUrl = await cluster().createDatabase('mt_cost');
+    await loadFixture(sourceUrl, 'awkward');
+    const c = await cloud(t);
+    const warden = await setupWarden(t, cluster(), {
+      databases: [{ name: 'awkward', url: sourceUrl }],
+      storageTargets: c.storageTargets.replace('maxAttempts: 1,', 'maxAttempts: 1, glacierAfterDays: 30,'),
+      extra: 'retention: { cloudDays: 120 }',
+    });
+    const backup = await warden.run(['backup', 'full', '--json']);
+    assert.equal(backup.code, 0, backup.stderr);
+    const [record] = JSON.parse(backup.stdout);
+
+    const printed = await warden.run(['storage', 'lifecycle', '--print', '--json']);
+    assert.equal(printed.code, 0, printed.stderr);
+    const plan = JSON.parse(printed.stdout);
+    assert.deepEqual(
+      plan.targets.map((x: { target: string; applied: boolean; current?: unknown }) => [x.target, x.applied, x.current ?? null]),
+      [['s3', false, null], ['s3-replica', false, null], ['gcs', false, null]],
+    );
+    const s3Rule = plan.targets[0].document.Rules[0];
+    assert.deepEqual(s3Rule.Transitions, [{ Days: 30, StorageClass: 'GLACIER' }]);
+    assert.deepEqual(s3Rule.Expiration, { Days: 120 });
+    const gcsRules = plan.targets[2].document.rule;
+    assert.deepEqual(gcsRules.find((r: { action: { type: string } }) => r.action.type === 'Delete').condition, { age: 120 });
+    assert.match(plan.notes[0], /older than 120 days/);
+
+    const applied = await warden.run(['storage', 'lifecycle', '--apply', '--json']);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.ok(JSON.parse(applied.stdout).targets.every((x: { applied: boolean }) => x.applied));
+    const after = JSON.parse((await warden.run(['storage', 'lifecycle', '--print', '--json'])).stdout);
+    for (const target of after.targets) assert.deepEqual(target.current, target.document, `${target.target} holds the rules written`);
+
+    const cost = await warden.run(['cost', '--json']);
+    assert.equal(cost.code, 0, cost.stderr);
+    const report = JSON.parse(cost.stdout);
+    const GIB = 1024 ** 3;
+    let localBytes = 0;
+    for (const file of await warden.storageFiles()) localBytes += (await stat(join(warden.storageDir, file))).size;
+    const byTarget = Object.fromEntries(report.targets.map((x: { target: string }) => [x.target, x]));
+    const s3Bytes = (await c.s3.client().send(new ListObjectsV2Command({ Bucket: 'primary' }))).Contents!.reduce((n, o) => n + o.Size!, 0);
+    assert.deepEqual(byTarget['s3'].bytes, { standard: s3Bytes }, 'new objects are priced as S3 Standard');
+    assert.equal(byTarget['s3'].monthlyDollars, Math.round((s3Bytes / GIB) * 0.023 * 10_000) / 10_000);
+    assert.equal(byTarget['s3'].restoreDollars, Math.round((record.file_size / GIB) * 0.09 * 10_000) / 10_000);
+    assert.equal(byTarget['gcs'].restoreDollars, Math.round((record.file_size / GIB) * 0.12 * 10_000) / 10_000);
+    assert.deepEqual(Object.keys(byTarget), ['local', 's3', 's3-replica', 'gcs']);
+    assert.deepEqual(byTarget['local'].bytes, { local: localBytes });
+    assert.equal(byTarget['local'].monthlyDollars, Math.round((localBytes / GIB) * 0.1 * 10_000) / 10_000);
+    const text = await warden.run(['cost']);
+    assert.match(text.stdout, /^TARGET +STORED +PER MONTH +ONE FULL RESTORE/m);
+    assert.match(text.stdout, /total per month: \$\d/);
   });
 });
