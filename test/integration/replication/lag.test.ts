@@ -85,6 +85,9 @@ describe('replication lag', () => {
 
   it('lists a streaming standby with lag series, and standbys_connected 1', async () => {
     await write();
+    // The lag figures exist once the standby has reported its replay position (on a loaded machine, not at once).
+    const deadline = Date.now() + 15_000;
+    while ((await replica1()).lagBytes === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const e = await scrape();
     assert.equal(sampleValue(e, 'pgwarden_replication_standbys_connected', { database: 'hotel' }), 1);
     assert.equal(sampleValue(e, 'pgwarden_replication_standby_connected', { database: 'hotel', standby: 'replica1' }), 1);
