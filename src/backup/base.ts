@@ -8,8 +8,8 @@ import type { DatabaseConfig } from '../config/index.js';
 import { PrecheckError, VerificationError } from '../errors.js';
 import { sealManifest } from '../manifest/manifest.js';
 import { type ArtifactInfo, type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
-import { artifactReadStages, writeArtifact } from '../pipeline/artifact.js';
-import { compressionSuffix } from '../pipeline/compression.js';
+import { writeArtifact } from '../pipeline/artifact.js';
+import { compressionFor, compressionSuffix } from '../pipeline/compression.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { toolConnection } from '../postgres/connection.js';
 import { startTool, type ToolProcess } from '../postgres/run-tool.js';
@@ -41,7 +41,7 @@ interface WalRange {
 
 export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, options: RunOptions = {}): Promise<BackupResult> {
   const { config, catalog, storage } = ctx;
-  const compression = { algorithm: config.backup.compression, level: config.backup.compressionLevel };
+  const compression = compressionFor(config.backup, db);
   const encryptionKey = ctx.keyring?.encryptionKey();
   const artifactFile = `base.tar${compressionSuffix(compression.algorithm)}${encryptionKey ? '.enc' : ''}`;
   let basebackup: ToolProcess | undefined;
@@ -205,14 +205,14 @@ export async function verifyBaseArtifact(options: VerifyBaseOptions): Promise<{ 
   if (info.size !== artifact.storedBytes) {
     throw new VerificationError('size', `artifact ${name} is ${info.size < artifact.storedBytes ? 'truncated' : 'longer than recorded'}: ${info.size} bytes stored, the manifest records ${artifact.storedBytes}`);
   }
-  const read = artifactReadStages({ compression: artifact.compression.algorithm, keyring: options.keyring, encrypted: artifact.encryption !== null });
-  const unpacked = await unpackDirectoryArchive({ source: storage.read(path), stages: read.stages, rawBytes: artifact.rawBytes, tempDir: options.tempDir, signal: options.signal }).catch(
+  const read = { compression: artifact.compression.algorithm, keyring: options.keyring, encrypted: artifact.encryption !== null };
+  const unpacked = await unpackDirectoryArchive({ source: storage.read(path), read, rawBytes: artifact.rawBytes, tempDir: options.tempDir, signal: options.signal }).catch(
     (error: unknown) => {
       throw new VerificationError('archive', `artifact ${name} could not be unpacked: ${(error as Error).message}`, { cause: error });
     },
   );
   try {
-    const sha = read.stored.sha256();
+    const sha = unpacked.stored.sha256();
     if (sha !== artifact.sha256) {
       throw new VerificationError('checksum', `artifact ${name} does not match its checksum: sha256 ${sha}, the manifest records ${artifact.sha256}`);
     }

@@ -6,7 +6,7 @@ import type { DatabaseConfig } from '../config/index.js';
 import { sealManifest } from '../manifest/manifest.js';
 import { type ArtifactFormat, type ArtifactInfo, type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
 import { writeArtifact } from '../pipeline/artifact.js';
-import { compressionSuffix } from '../pipeline/compression.js';
+import { compressionFor, compressionSuffix } from '../pipeline/compression.js';
 import { toolConnection } from '../postgres/connection.js';
 import { verifyArtifact } from '../verify/verify-artifact.js';
 import { type DumpSource, startDump } from './dump-source.js';
@@ -30,7 +30,7 @@ export type FullBackupOptions = RunOptions;
 
 export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, options: FullBackupOptions = {}): Promise<BackupResult> {
   const { config, catalog, storage } = ctx;
-  const compression = { algorithm: config.backup.compression, level: config.backup.compressionLevel };
+  const compression = compressionFor(config.backup, db);
   const encryptionKey = ctx.keyring?.encryptionKey();
   const format: ArtifactFormat = config.backup.jobs > 1 ? 'directory-tar' : 'custom';
   const artifactFile = `${format === 'custom' ? 'dump.pgc' : 'dump.tar'}${compressionSuffix(compression.algorithm)}${encryptionKey ? '.enc' : ''}`;

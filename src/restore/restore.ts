@@ -2,7 +2,6 @@
 // first (a restore never loads data that fails its checksum), then streamed through decrypt + decompress
 // into pg_restore. One job: a single transaction, so a failure leaves the target as it was. Several jobs:
 // pg_restore needs a seekable archive, so the plain dump is first written to a temporary file.
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,10 +11,10 @@ import type pg from 'pg';
 import type { Catalog } from '../catalog/catalog.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import { RestoreError, StorageFullError, VerificationError, errorMessage } from '../errors.js';
-import { artifactReadStages } from '../pipeline/artifact.js';
+import { type ByteProgress, readArtifactInto } from '../pipeline/artifact.js';
 import { DigestTap } from '../pipeline/digest.js';
 import { connect, describeUrl, toolConnection } from '../postgres/connection.js';
-import { startTool, type ToolProcess, toolSink } from '../postgres/run-tool.js';
+import { startTool, type ToolProcess } from '../postgres/run-tool.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { findPgTool } from '../postgres/tools.js';
 import type { StorageDriver } from '../storage/types.js';
@@ -40,6 +39,8 @@ export interface RestoreContext {
   pgBinDir?: string | undefined;
   tempDir?: string | undefined;
   signal?: AbortSignal | undefined;
+  /** Hears the stored bytes read so far (progress line). */
+  onProgress?: ByteProgress | undefined;
 }
 
 export interface RestoredTable {
@@ -79,7 +80,7 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
         hints: ['add the key to encryption.keys in the config'],
       });
     }
-    await assertStoredChecksum(ctx.storage, artifactPath, artifact.sha256, artifact.storedBytes);
+    await assertStoredSize(ctx.storage, artifactPath, artifact.storedBytes);
 
     const client = await connect(options.targetUrl, { purpose: 'restore target', applicationName: 'pgwarden restore' });
     let serverMajor: number;
@@ -96,35 +97,44 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
     const args = ['--exit-on-error', `--dbname=${conn.dbname}`];
     if (options.clean) args.push('--clean', '--if-exists');
     if (options.noOwner) args.push('--no-owner', '--no-privileges');
-    const read = () =>
-      artifactReadStages({ compression: artifact.compression.algorithm, keyring: ctx.keyring, encrypted: artifact.encryption !== null });
+    const read = { compression: artifact.compression.algorithm, keyring: ctx.keyring, encrypted: artifact.encryption !== null };
+    const checked = (stored: DigestTap) => assertSameChecksum(ctx.storage, artifactPath, stored.sha256(), artifact.sha256);
 
     const label = `pg_restore into ${target}`;
     if (artifact.format === 'directory-tar') {
+      // Unpacked first and checked before pg_restore reads any of it.
       const unpacked = await unpackDirectoryArchive({
         source: ctx.storage.read(artifactPath),
-        stages: read().stages,
+        read,
         rawBytes: artifact.rawBytes,
         tempDir: ctx.tempDir,
         signal: ctx.signal,
+        onProgress: ctx.onProgress,
       });
       try {
+        checked(unpacked.stored);
         const parallel = options.jobs > 1 ? [`--jobs=${options.jobs}`] : ['--single-transaction'];
         await runRestore(startTool(pgRestore.path, [...parallel, ...args, unpacked.dir], { env: conn.env, signal: ctx.signal, label }), target);
       } finally {
         await unpacked.cleanup();
       }
     } else if (options.jobs <= 1) {
+      // Streamed into pg_restore, so the whole stored copy is checked in a pass of its own first.
+      checked(await hashStored(ctx.storage, artifactPath));
       const restore = startTool(pgRestore.path, ['--single-transaction', ...args], { stdin: 'pipe', env: conn.env, signal: ctx.signal, label });
       try {
-        await Promise.all([pipeline([ctx.storage.read(artifactPath), ...read().stages, toolSink(restore)], { signal: ctx.signal }), restore.done]);
+        await Promise.all([
+          readArtifactInto({ ...read, source: ctx.storage.read(artifactPath), into: { tool: restore }, signal: ctx.signal, onProgress: ctx.onProgress }),
+          restore.done,
+        ]);
       } catch (error) {
         restore.kill();
         await restore.done.catch(() => {});
         throw restoreFailure(error, target, restore.stderrTail());
       }
     } else {
-      // pg_restore --jobs needs a seekable archive: the plain dump goes to a temporary file first.
+      // pg_restore --jobs needs a seekable archive: the plain dump goes to a temporary file first, and is
+      // checked on the way, before pg_restore reads it.
       const dir = await mkdtemp(join(ctx.tempDir ?? tmpdir(), 'pgwarden-restore-'));
       try {
         const file = join(dir, 'dump.pgc');
@@ -134,7 +144,7 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
             hints: ['set backup.tempDir to a larger disk, or restore with --jobs 1 (streams, needs no temporary space)'],
           });
         }
-        await pipeline([ctx.storage.read(artifactPath), ...read().stages, createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
+        checked(await readArtifactInto({ ...read, source: ctx.storage.read(artifactPath), into: { file }, signal: ctx.signal, onProgress: ctx.onProgress }));
         await runRestore(startTool(pgRestore.path, [`--jobs=${options.jobs}`, ...args, file], { env: conn.env, signal: ctx.signal, label }), target);
       } finally {
         await rm(dir, { recursive: true, force: true });
@@ -167,15 +177,21 @@ async function runRestore(restore: ToolProcess, target: string): Promise<void> {
   }
 }
 
-async function assertStoredChecksum(storage: StorageDriver, path: string, sha256: string, bytes: number): Promise<void> {
+async function assertStoredSize(storage: StorageDriver, path: string, bytes: number): Promise<void> {
   const info = await storage.stat(path);
   if (!info) throw new VerificationError('missing', `artifact ${storage.name}:${path} is missing`);
   if (info.size !== bytes) {
     throw new VerificationError('size', `artifact ${storage.name}:${path} has ${info.size} bytes; the manifest records ${bytes}: it was truncated or replaced`);
   }
+}
+
+async function hashStored(storage: StorageDriver, path: string): Promise<DigestTap> {
   const tap = new DigestTap({ hash: true });
-  await pipeline(storage.read(path), tap, new Writable({ write: (_c, _e, cb) => cb() }));
-  const actual = tap.sha256();
+  await pipeline(storage.read(path), tap, new Writable({ highWaterMark: 1024 * 1024, write: (_c, _e, cb) => cb() }));
+  return tap;
+}
+
+function assertSameChecksum(storage: StorageDriver, path: string, actual: string, sha256: string): void {
   if (actual !== sha256) {
     throw new VerificationError('checksum', `artifact ${storage.name}:${path} does not match its checksum: sha256 ${actual}, the manifest records ${sha256}`, {
       hints: ['the stored copy was altered or damaged; restore another backup or another copy'],
