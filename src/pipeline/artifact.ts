@@ -172,19 +172,24 @@ export async function readArtifactInto(options: ReadIntoOptions): Promise<Digest
 
 async function decompressInto(source: Readable, stages: Duplex[], decompressor: ToolProcess, signal: AbortSignal | undefined): Promise<void> {
   try {
-    // toolSink: when the decompressor's reader stopped early, the rest is still read (and hashed) and dropped.
+    // toolSink: when the decompressor's reader stopped early, the rest is still read (and hashed) and dropped;
+    // when the decompressor itself failed, its exit status below says why.
     await pipeline([source, ...stages, toolSink(decompressor)], { signal });
-    await decompressor.done;
   } catch (error) {
     decompressor.kill();
-    // The decompressor's own message (corrupt input) says more than a pipe error.
-    await decompressor.done.then(
-      () => {
-        throw error;
-      },
-      (failure: unknown) => {
-        throw failure instanceof ToolError && !(error instanceof ToolError) && !signal?.aborted ? failure : error;
-      },
-    );
+    await decompressor.done.catch(() => {});
+    throw error;
   }
+  await decompressor.done;
+}
+
+/**
+ * Waits for an artifact read and the program consuming it. When both fail, the read's error is the cause
+ * (a wrong key, a corrupt stream): the program only saw its input end early.
+ */
+export async function readAndConsume<T>(reading: Promise<T>, consumer: Promise<void>): Promise<T> {
+  const [read, consumed] = await Promise.allSettled([reading, consumer]);
+  if (read.status === 'rejected') throw read.reason;
+  if (consumed.status === 'rejected') throw consumed.reason;
+  return read.value;
 }

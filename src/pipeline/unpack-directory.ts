@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StorageFullError } from '../errors.js';
 import { startTool } from '../postgres/run-tool.js';
-import { type ByteProgress, type ReadStagesOptions, readArtifactInto } from './artifact.js';
+import { type ByteProgress, type ReadStagesOptions, readAndConsume, readArtifactInto } from './artifact.js';
 import type { DigestTap } from './digest.js';
 
 export interface UnpackOptions {
@@ -45,10 +45,10 @@ export async function unpackDirectoryArchive(options: UnpackOptions): Promise<Un
     label: 'tar (unpacking the dump directory)',
   });
   try {
-    const [stored] = await Promise.all([
+    const stored = await readAndConsume(
       readArtifactInto({ ...options.read, source: options.source, into: { tool: tar }, signal: options.signal, onProgress: options.onProgress }),
       tar.done,
-    ]);
+    );
     return { dir, stored, cleanup };
   } catch (error) {
     tar.kill();

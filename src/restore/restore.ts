@@ -11,7 +11,7 @@ import type pg from 'pg';
 import type { Catalog } from '../catalog/catalog.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import { RestoreError, StorageFullError, VerificationError, errorMessage } from '../errors.js';
-import { type ByteProgress, readArtifactInto } from '../pipeline/artifact.js';
+import { type ByteProgress, readAndConsume, readArtifactInto } from '../pipeline/artifact.js';
 import { DigestTap } from '../pipeline/digest.js';
 import { connect, describeUrl, toolConnection } from '../postgres/connection.js';
 import { startTool, type ToolProcess } from '../postgres/run-tool.js';
@@ -123,10 +123,10 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
       checked(await hashStored(ctx.storage, artifactPath));
       const restore = startTool(pgRestore.path, ['--single-transaction', ...args], { stdin: 'pipe', env: conn.env, signal: ctx.signal, label });
       try {
-        await Promise.all([
+        await readAndConsume(
           readArtifactInto({ ...read, source: ctx.storage.read(artifactPath), into: { tool: restore }, signal: ctx.signal, onProgress: ctx.onProgress }),
           restore.done,
-        ]);
+        );
       } catch (error) {
         restore.kill();
         await restore.done.catch(() => {});

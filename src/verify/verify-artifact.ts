@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { KeyRing } from '../crypto/keyring.js';
 import { EncryptionError, PgwardenError, ToolError, VerificationError } from '../errors.js';
 import type { ArtifactInfo } from '../manifest/types.js';
-import { type ByteProgress, readArtifactInto } from '../pipeline/artifact.js';
+import { type ByteProgress, readAndConsume, readArtifactInto } from '../pipeline/artifact.js';
 import { DigestTap } from '../pipeline/digest.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { startTool } from '../postgres/run-tool.js';
@@ -77,10 +77,10 @@ async function readCustomArchive(options: VerifyArtifactOptions, name: string): 
   const restore = startTool(options.pgRestore, ['--file=/dev/null'], { stdin: 'pipe', signal: options.signal, label: 'pg_restore (verify)' });
   let stored: DigestTap;
   try {
-    [stored] = await Promise.all([
+    stored = await readAndConsume(
       readArtifactInto({ ...readOptions(options), source: storage.read(path), into: { tool: restore }, signal: options.signal, onProgress: options.onProgress }),
       restore.done,
-    ]);
+    );
   } catch (error) {
     restore.kill();
     await restore.done.catch(() => {});

@@ -59,6 +59,9 @@ export interface DatabaseEntry {
   pitr?: boolean;
   /** Per-database schedule overrides by kind, e.g. full → a per-second cron pattern in tests. */
   schedules?: Record<string, string>;
+  /** Per-database compression overrides. */
+  compression?: string;
+  compressionLevel?: number;
 }
 
 export interface ConfigOverrides {
@@ -101,7 +104,8 @@ export async function setupWarden(hooks: CleanupHooks, cluster: Cluster, initial
       ...databases.map((d) => {
         const standbys = d.standbys ? `, standbys: [${d.standbys.map((sb) => `{ name: "${sb.name}", url: "${sb.url}" }`).join(', ')}]` : '';
         const schedules = d.schedules ? `, schedules: { ${Object.entries(d.schedules).map(([k, v]) => `${k}: "${v}"`).join(', ')} }` : '';
-        return `  - { name: "${d.name}", url: "${d.url}"${d.pitr ? ', pitr: true' : ''}${standbys}${schedules} }`;
+        const compression = `${d.compression ? `, compression: ${d.compression}` : ''}${d.compressionLevel !== undefined ? `, compressionLevel: ${d.compressionLevel}` : ''}`;
+        return `  - { name: "${d.name}", url: "${d.url}"${d.pitr ? ', pitr: true' : ''}${standbys}${schedules}${compression} }`;
       }),
       `storage: { local: { path: "${overrides.storagePath ?? storageDir}" } }`,
       ...(keys.length > 0 ? ['encryption:', '  keys:', ...keys.map((k) => `    - { id: "${k.id}", key: "${k.key}" }`)] : []),
