@@ -9,7 +9,8 @@ import { PrecheckError, VerificationError } from '../errors.js';
 import { sealManifest } from '../manifest/manifest.js';
 import { type ArtifactInfo, type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
 import { writeArtifact } from '../pipeline/artifact.js';
-import { compressionFor, compressionSuffix } from '../pipeline/compression.js';
+import { compressionFor, compressionSuffix, compressionThreads } from '../pipeline/compression.js';
+import { withProgress } from '../pipeline/progress.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { toolConnection } from '../postgres/connection.js';
 import { startTool, type ToolProcess } from '../postgres/run-tool.js';
@@ -102,14 +103,19 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
         },
       );
       const artifactPath = `${dir}/${artifactFile}`;
-      const written = await writeArtifact({
-        source: basebackup.stdout!,
-        sourceDone: basebackup.done,
-        compression,
-        encryptionKey,
-        writers: [storage.write(artifactPath)],
-        signal: ctx.signal,
-      }).catch((error: unknown) => {
+      const producer = basebackup;
+      const written = await withProgress(ctx.progress, { database: db.name, type: 'base', phase: 'dump', totalBytes: expected }, (onProgress) =>
+        writeArtifact({
+          source: producer.stdout!,
+          sourceDone: producer.done,
+          compression,
+          threads: compressionThreads(config.backup.jobs),
+          encryptionKey,
+          writers: [storage.write(artifactPath)],
+          signal: ctx.signal,
+          onProgress,
+        }),
+      ).catch((error: unknown) => {
         if (!archivingStuck) throw error;
         throw new PrecheckError('config', `WAL archiving of "${db.name}" is not working: ${archivingStuck}`, {
           hints: ['check archive_command (pgwarden wal-push) and pg_stat_archiver on the server, or that pgwarden serve archives this database'],

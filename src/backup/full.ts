@@ -6,7 +6,8 @@ import type { DatabaseConfig } from '../config/index.js';
 import { sealManifest } from '../manifest/manifest.js';
 import { type ArtifactFormat, type ArtifactInfo, type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
 import { writeArtifact } from '../pipeline/artifact.js';
-import { compressionFor, compressionSuffix } from '../pipeline/compression.js';
+import { compressionFor, compressionSuffix, compressionThreads } from '../pipeline/compression.js';
+import { withProgress } from '../pipeline/progress.js';
 import { toolConnection } from '../postgres/connection.js';
 import { verifyArtifact } from '../verify/verify-artifact.js';
 import { type DumpSource, startDump } from './dump-source.js';
@@ -77,14 +78,19 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
       // The exact row counts run on this connection, in the snapshot pg_dump reads, while it streams. A failed
       // count stops the dump; a failed dump stops the counts after the table being counted.
       const counting = countRowsInSnapshot(source);
-      const dumping = writeArtifact({
-        source: dump.stream,
-        sourceDone: dump.done,
-        compression,
-        encryptionKey,
-        writers: [storage.write(artifactPath)],
-        signal: ctx.signal,
-      });
+      const dumpSource = dump;
+      const dumping = withProgress(ctx.progress, { database: db.name, type: 'full', phase: 'dump', totalBytes: expected }, (onProgress) =>
+        writeArtifact({
+          source: dumpSource.stream,
+          sourceDone: dumpSource.done,
+          compression,
+          threads: compressionThreads(config.backup.jobs),
+          encryptionKey,
+          writers: [storage.write(artifactPath)],
+          signal: ctx.signal,
+          onProgress,
+        }),
+      );
       void counting.done.catch(() => dump?.kill());
       void dumping.catch(() => counting.stop());
       const [wrote, counted] = await Promise.allSettled([dumping, counting.done]);
@@ -106,16 +112,19 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
 
       const artifact = artifactInfo(artifactFile, format, compression, encryptionKey?.id, written);
       const verifiedAt = ctx.now();
-      const check = await verifyArtifact({
-        storage,
-        path: artifactPath,
-        artifact,
-        expectedTables: tables,
-        keyring: ctx.keyring,
-        pgRestore: pgRestore.path,
-        tempDir: config.backup.tempDir,
-        signal: ctx.signal,
-      });
+      const check = await withProgress(ctx.progress, { database: db.name, type: 'full', phase: 'verify', totalBytes: artifact.storedBytes }, (onProgress) =>
+        verifyArtifact({
+          storage,
+          path: artifactPath,
+          artifact,
+          expectedTables: tables,
+          keyring: ctx.keyring,
+          pgRestore: pgRestore.path,
+          tempDir: config.backup.tempDir,
+          signal: ctx.signal,
+          onProgress,
+        }),
+      );
       await log('verify', 'info', `verified: checksum, every data block read through pg_restore, ${check.tablesInArchive} tables`, { ...check });
 
       const { manifest, text } = sealManifest({

@@ -11,7 +11,8 @@ import type pg from 'pg';
 import type { Catalog } from '../catalog/catalog.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import { RestoreError, StorageFullError, VerificationError, errorMessage } from '../errors.js';
-import { type ByteProgress, readAndConsume, readArtifactInto } from '../pipeline/artifact.js';
+import { readAndConsume, readArtifactInto } from '../pipeline/artifact.js';
+import { type ProgressReporter, withProgress } from '../pipeline/progress.js';
 import { DigestTap } from '../pipeline/digest.js';
 import { connect, describeUrl, toolConnection } from '../postgres/connection.js';
 import { startTool, type ToolProcess } from '../postgres/run-tool.js';
@@ -39,8 +40,8 @@ export interface RestoreContext {
   pgBinDir?: string | undefined;
   tempDir?: string | undefined;
   signal?: AbortSignal | undefined;
-  /** Hears the stored bytes read so far (progress line). */
-  onProgress?: ByteProgress | undefined;
+  /** Hears the stored bytes read (progress line). */
+  progress?: ProgressReporter | undefined;
 }
 
 export interface RestoredTable {
@@ -100,56 +101,58 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
     const read = { compression: artifact.compression.algorithm, keyring: ctx.keyring, encrypted: artifact.encryption !== null };
     const checked = (stored: DigestTap) => assertSameChecksum(ctx.storage, artifactPath, stored.sha256(), artifact.sha256);
 
-    const label = `pg_restore into ${target}`;
-    if (artifact.format === 'directory-tar') {
-      // Unpacked first and checked before pg_restore reads any of it.
-      const unpacked = await unpackDirectoryArchive({
-        source: ctx.storage.read(artifactPath),
-        read,
-        rawBytes: artifact.rawBytes,
-        tempDir: ctx.tempDir,
-        signal: ctx.signal,
-        onProgress: ctx.onProgress,
-      });
-      try {
-        checked(unpacked.stored);
-        const parallel = options.jobs > 1 ? [`--jobs=${options.jobs}`] : ['--single-transaction'];
-        await runRestore(startTool(pgRestore.path, [...parallel, ...args, unpacked.dir], { env: conn.env, signal: ctx.signal, label }), target);
-      } finally {
-        await unpacked.cleanup();
-      }
-    } else if (options.jobs <= 1) {
-      // Streamed into pg_restore, so the whole stored copy is checked in a pass of its own first.
-      checked(await hashStored(ctx.storage, artifactPath));
-      const restore = startTool(pgRestore.path, ['--single-transaction', ...args], { stdin: 'pipe', env: conn.env, signal: ctx.signal, label });
-      try {
-        await readAndConsume(
-          readArtifactInto({ ...read, source: ctx.storage.read(artifactPath), into: { tool: restore }, signal: ctx.signal, onProgress: ctx.onProgress }),
-          restore.done,
-        );
-      } catch (error) {
-        restore.kill();
-        await restore.done.catch(() => {});
-        throw restoreFailure(error, target, restore.stderrTail());
-      }
-    } else {
-      // pg_restore --jobs needs a seekable archive: the plain dump goes to a temporary file first, and is
-      // checked on the way, before pg_restore reads it.
-      const dir = await mkdtemp(join(ctx.tempDir ?? tmpdir(), 'pgwarden-restore-'));
-      try {
-        const file = join(dir, 'dump.pgc');
-        const free = await statfs(dir).then((s) => s.bavail * s.bsize);
-        if (free < artifact.rawBytes) {
-          throw new StorageFullError(`a parallel restore needs ${formatBytes(artifact.rawBytes)} of temporary space in ${dir}; ${formatBytes(free)} is free`, {
-            hints: ['set backup.tempDir to a larger disk, or restore with --jobs 1 (streams, needs no temporary space)'],
-          });
+    await withProgress(ctx.progress, { database: manifest.database, type: 'full', phase: 'restore', totalBytes: artifact.storedBytes }, async (onProgress) => {
+      const label = `pg_restore into ${target}`;
+      if (artifact.format === 'directory-tar') {
+        // Unpacked first and checked before pg_restore reads any of it.
+        const unpacked = await unpackDirectoryArchive({
+          source: ctx.storage.read(artifactPath),
+          read,
+          rawBytes: artifact.rawBytes,
+          tempDir: ctx.tempDir,
+          signal: ctx.signal,
+          onProgress: onProgress,
+        });
+        try {
+          checked(unpacked.stored);
+          const parallel = options.jobs > 1 ? [`--jobs=${options.jobs}`] : ['--single-transaction'];
+          await runRestore(startTool(pgRestore.path, [...parallel, ...args, unpacked.dir], { env: conn.env, signal: ctx.signal, label }), target);
+        } finally {
+          await unpacked.cleanup();
         }
-        checked(await readArtifactInto({ ...read, source: ctx.storage.read(artifactPath), into: { file }, signal: ctx.signal, onProgress: ctx.onProgress }));
-        await runRestore(startTool(pgRestore.path, [`--jobs=${options.jobs}`, ...args, file], { env: conn.env, signal: ctx.signal, label }), target);
-      } finally {
-        await rm(dir, { recursive: true, force: true });
+      } else if (options.jobs <= 1) {
+        // Streamed into pg_restore, so the whole stored copy is checked in a pass of its own first.
+        checked(await hashStored(ctx.storage, artifactPath));
+        const restore = startTool(pgRestore.path, ['--single-transaction', ...args], { stdin: 'pipe', env: conn.env, signal: ctx.signal, label });
+        try {
+          await readAndConsume(
+            readArtifactInto({ ...read, source: ctx.storage.read(artifactPath), into: { tool: restore }, signal: ctx.signal, onProgress: onProgress }),
+            restore.done,
+          );
+        } catch (error) {
+          restore.kill();
+          await restore.done.catch(() => {});
+          throw restoreFailure(error, target, restore.stderrTail());
+        }
+      } else {
+        // pg_restore --jobs needs a seekable archive: the plain dump goes to a temporary file first, and is
+        // checked on the way, before pg_restore reads it.
+        const dir = await mkdtemp(join(ctx.tempDir ?? tmpdir(), 'pgwarden-restore-'));
+        try {
+          const file = join(dir, 'dump.pgc');
+          const free = await statfs(dir).then((s) => s.bavail * s.bsize);
+          if (free < artifact.rawBytes) {
+            throw new StorageFullError(`a parallel restore needs ${formatBytes(artifact.rawBytes)} of temporary space in ${dir}; ${formatBytes(free)} is free`, {
+              hints: ['set backup.tempDir to a larger disk, or restore with --jobs 1 (streams, needs no temporary space)'],
+            });
+          }
+          checked(await readArtifactInto({ ...read, source: ctx.storage.read(artifactPath), into: { file }, signal: ctx.signal, onProgress: onProgress }));
+          await runRestore(startTool(pgRestore.path, [`--jobs=${options.jobs}`, ...args, file], { env: conn.env, signal: ctx.signal, label }), target);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
       }
-    }
+    });
 
     const perTable = await countRows(options.targetUrl);
     const result: RestoreResult = {
