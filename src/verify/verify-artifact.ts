@@ -71,9 +71,15 @@ function assertSameSha(actual: string, expected: string, name: string): void {
   }
 }
 
-/** A '-Fc' stream: every byte through `pg_restore -f /dev/null`, then the table of contents from its head. */
+/** A '-Fc' stream: every byte through `pg_restore -f /dev/null`, and the table of contents from its head. */
 async function readCustomArchive(options: VerifyArtifactOptions, name: string): Promise<number> {
   const { storage, path, artifact } = options;
+  // The table of contents sits at the start of the archive: listing it reads only the head, alongside the
+  // read-through rather than after it. Its outcome counts only once the read-through passed.
+  const listing = countArchiveTables(options, name).then(
+    (tables) => ({ tables }),
+    (error: unknown) => ({ error }),
+  );
   const restore = startTool(options.pgRestore, ['--file=/dev/null'], { stdin: 'pipe', signal: options.signal, label: 'pg_restore (verify)' });
   let stored: DigestTap;
   try {
@@ -84,13 +90,15 @@ async function readCustomArchive(options: VerifyArtifactOptions, name: string): 
   } catch (error) {
     restore.kill();
     await restore.done.catch(() => {});
+    await listing;
     // A flipped bit shows up as a decrypt, gzip or archive error; the checksum says it's the stored bytes.
     await assertChecksum(storage, path, artifact.sha256, name);
     throw classifyReadError(error, name, restore.stderrTail());
   }
+  const listed = await listing;
   assertSameSha(stored.sha256(), artifact.sha256, name);
-  // The table of contents sits at the start of the archive, so this reads only the head.
-  return countArchiveTables(options, name);
+  if ('error' in listed) throw listed.error;
+  return listed.tables;
 }
 
 /** A '-Fd' directory packed as tar: unpacked to temporary space, where pg_restore reads it. */

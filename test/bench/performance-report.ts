@@ -169,7 +169,8 @@ export function formatPerfReport(r: PerfResults): string {
   lines.push('| what | pgwarden | baseline (same run) | ratio | target | |');
   lines.push('| --- | --- | --- | --- | --- | --- |');
   for (const row of perfRows(r)) {
-    lines.push(`| ${row.what} | ${row.pgwarden} | ${row.baseline} | ${Number.isFinite(row.ratio) ? `${row.ratio.toFixed(2)}×` : '–'} | ${row.target} | ${row.met ? 'met' : '**missed**'} |`);
+    const cells = [row.what, row.pgwarden, row.baseline, Number.isFinite(row.ratio) ? `${row.ratio.toFixed(2)}×` : '–', row.target, row.met ? 'met' : '**missed**'];
+    lines.push(`| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`);
   }
   return lines.join('\n');
 }
@@ -200,9 +201,9 @@ export function performanceSvg(r: PerfResults): string {
     const unit = (v: number) => (c.unit === 's' ? `${v.toFixed(1)} s` : `${Math.round(v)} MB`);
     parts.push(`<text x="12" y="${y + 18}">${esc(c.label)}</text>`);
     parts.push(`<rect x="${labelWidth}" y="${y + 4}" width="${w(c.pgwarden).toFixed(1)}" height="14" fill="${row.met ? '#2b6cb0' : '#dd6b20'}"/>`);
-    parts.push(`<text x="${labelWidth + w(c.pgwarden) + 6}" y="${y + 15}">${unit(c.pgwarden)} (${row.ratio.toFixed(2)}×)</text>`);
+    parts.push(`<text x="${(labelWidth + w(c.pgwarden) + 6).toFixed(1)}" y="${y + 15}">${unit(c.pgwarden)} (${row.ratio.toFixed(2)}×)</text>`);
     parts.push(`<rect x="${labelWidth}" y="${y + 20}" width="${w(c.baseline).toFixed(1)}" height="14" fill="#a0aec0"/>`);
-    parts.push(`<text x="${labelWidth + w(c.baseline) + 6}" y="${y + 31}">${unit(c.baseline)}</text>`);
+    parts.push(`<text x="${(labelWidth + w(c.baseline) + 6).toFixed(1)}" y="${y + 31}">${unit(c.baseline)}</text>`);
     const limitX = labelWidth + w(c.baseline * c.limit);
     parts.push(`<line x1="${limitX.toFixed(1)}" y1="${y + 1}" x2="${limitX.toFixed(1)}" y2="${y + 37}" stroke="#c53030" stroke-width="2" stroke-dasharray="3 2"/>`);
   });

@@ -170,7 +170,8 @@ async function describeMachine(cluster: BenchCluster): Promise<PerfResults['mach
       child.on('close', () => done(text));
       child.on('error', () => done('?'));
     });
-    return out.split('\n').find((l) => l.trim() !== '')?.replace(/\*/g, '').trim() ?? '?';
+    // "*** Zstandard CLI (64-bit) v1.5.4, by Yann Collet ***" → "Zstandard CLI (64-bit) v1.5.4"
+    return out.split('\n').find((l) => l.trim() !== '')?.replace(/\*/g, '').replace(/, by .*$/, '').trim() ?? '?';
   };
   return {
     date: new Date().toISOString(),
