@@ -5,6 +5,7 @@
 #   docker build --build-arg PG_MAJOR=16 -t pgwarden:16 .
 #
 # PG_MAJOR must be at least the major version of every server it backs up (pg_dump refuses a newer server).
+# The compressors (zstd, pigz for gzip, lz4) run as child processes; pgwarden checks them at start.
 # The client tools come from the PostgreSQL project's apt repository (apt.postgresql.org, "PGDG"), which has
 # every supported major for Debian 12; Debian's own archive has only 15.
 
@@ -47,9 +48,10 @@ RUN set -eux; \
       'Signed-By: /usr/share/keyrings/apt.postgresql.org.gpg' \
       > /etc/apt/sources.list.d/pgdg.sources; \
     apt-get update; \
-    apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}" tar gzip; \
+    apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}" tar gzip zstd pigz lz4; \
     rm -rf /var/lib/apt/lists/*; \
-    "/usr/lib/postgresql/${PG_MAJOR}/bin/pg_dump" --version
+    "/usr/lib/postgresql/${PG_MAJOR}/bin/pg_dump" --version; \
+    zstd --version; pigz --version; lz4 --version
 
 # A fixed uid/gid, so volumes and Kubernetes securityContext (runAsUser, fsGroup) can name it.
 RUN set -eux; \

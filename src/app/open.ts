@@ -8,6 +8,7 @@ import { type Catalog, createCatalog } from '../catalog/catalog.js';
 import { migrateCatalog } from '../catalog/migrate.js';
 import type { Config } from '../config/index.js';
 import { type KeyRing, keyRingFromConfig } from '../crypto/keyring.js';
+import { checkCompressors } from '../pipeline/compression.js';
 import { connect } from '../postgres/connection.js';
 import { createStorage } from '../storage/create.js';
 import type { TargetSet } from '../storage/target-set.js';
@@ -35,6 +36,8 @@ export interface OpenOptions {
 /** Opens the catalog, migrates it and marks runs of dead processes interrupted. */
 export async function openPgwarden(config: Config, options: OpenOptions): Promise<Pgwarden> {
   const logger = options.logger;
+  // A missing or unusable compressor is a setup problem: say so now, not at 2 am in the first backup.
+  await checkCompressors([config.backup.compression, ...config.databases.flatMap((d) => (d.compression ? [d.compression] : []))]);
   const storage = await createStorage(config, options);
   const keyring = keyRingFromConfig(config.encryption);
   const pool = new pg.Pool({ connectionString: config.catalog.url, max: 4, connectionTimeoutMillis: 10_000, application_name: 'pgwarden' });

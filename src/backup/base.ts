@@ -8,8 +8,9 @@ import type { DatabaseConfig } from '../config/index.js';
 import { PrecheckError, VerificationError } from '../errors.js';
 import { sealManifest } from '../manifest/manifest.js';
 import { type ArtifactInfo, type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
-import { backupReadStages, writeArtifact } from '../pipeline/artifact.js';
-import { compressionSuffix } from '../pipeline/compression.js';
+import { backupReadOptions, writeArtifact } from '../pipeline/artifact.js';
+import { compressionFor, compressionSuffix, compressionThreads } from '../pipeline/compression.js';
+import { withProgress } from '../pipeline/progress.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { toolConnection } from '../postgres/connection.js';
 import { startTool, type ToolProcess } from '../postgres/run-tool.js';
@@ -42,7 +43,7 @@ interface WalRange {
 
 export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, options: RunOptions = {}): Promise<BackupResult> {
   const { config, catalog, storage } = ctx;
-  const compression = { algorithm: config.backup.compression, level: config.backup.compressionLevel };
+  const compression = compressionFor(config.backup, db);
   const artifactFile = `base.tar${compressionSuffix(compression.algorithm)}${encryptsNewArtifacts(ctx.keyring) ? '.enc' : ''}`;
   let basebackup: ToolProcess | undefined;
   let archivingStuck: string | undefined;
@@ -104,15 +105,20 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
         },
       );
       const artifactPath = `${dir}/${artifactFile}`;
+      const producer = basebackup;
       const writer = storage.write(artifactPath);
-      const written = await writeArtifact({
-        source: basebackup.stdout!,
-        sourceDone: basebackup.done,
-        compression,
-        encryptionKey: encryption?.key,
-        writers: [writer],
-        signal: ctx.signal,
-      }).catch((error: unknown) => {
+      const written = await withProgress(ctx.progress, { database: db.name, type: 'base', phase: 'dump', totalBytes: expected }, (onProgress) =>
+        writeArtifact({
+          source: producer.stdout!,
+          sourceDone: producer.done,
+          compression,
+          threads: compressionThreads(config.backup.jobs),
+          encryptionKey: encryption?.key,
+          writers: [writer],
+          signal: ctx.signal,
+          onProgress,
+        }),
+      ).catch((error: unknown) => {
         if (!archivingStuck) throw error;
         throw new PrecheckError('config', `WAL archiving of "${db.name}" is not working: ${archivingStuck}`, {
           hints: ['check archive_command (pgwarden wal-push) and pg_stat_archiver on the server, or that pgwarden serve archives this database'],
@@ -218,14 +224,14 @@ export async function verifyBaseArtifact(options: VerifyBaseOptions): Promise<{ 
   if (info.size !== artifact.storedBytes) {
     throw new VerificationError('size', `artifact ${name} is ${info.size < artifact.storedBytes ? 'truncated' : 'longer than recorded'}: ${info.size} bytes stored, the manifest records ${artifact.storedBytes}`);
   }
-  const read = backupReadStages(artifact, options.keyring);
-  const unpacked = await unpackDirectoryArchive({ source: storage.read(path), stages: read.stages, rawBytes: artifact.rawBytes, tempDir: options.tempDir, signal: options.signal }).catch(
+  const read = backupReadOptions(artifact, options.keyring, options.signal);
+  const unpacked = await unpackDirectoryArchive({ source: storage.read(path), read, rawBytes: artifact.rawBytes, tempDir: options.tempDir, signal: options.signal }).catch(
     (error: unknown) => {
       throw new VerificationError('archive', `artifact ${name} could not be unpacked: ${(error as Error).message}`, { cause: error });
     },
   );
   try {
-    const sha = read.stored.sha256();
+    const sha = unpacked.stored.sha256();
     if (sha !== artifact.sha256) {
       throw new VerificationError('checksum', `artifact ${name} does not match its checksum: sha256 ${sha}, the manifest records ${artifact.sha256}`);
     }

@@ -8,7 +8,8 @@ import type { ArtifactEncryption } from '../crypto/types.js';
 import { sealManifest } from '../manifest/manifest.js';
 import { type ArtifactFormat, type ArtifactInfo, type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
 import { writeArtifact } from '../pipeline/artifact.js';
-import { compressionSuffix } from '../pipeline/compression.js';
+import { compressionFor, compressionSuffix, compressionThreads } from '../pipeline/compression.js';
+import { withProgress } from '../pipeline/progress.js';
 import { toolConnection } from '../postgres/connection.js';
 import { verifyArtifact } from '../verify/verify-artifact.js';
 import { type DumpSource, startDump } from './dump-source.js';
@@ -32,7 +33,7 @@ export type FullBackupOptions = RunOptions;
 
 export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, options: FullBackupOptions = {}): Promise<BackupResult> {
   const { config, catalog, storage } = ctx;
-  const compression = { algorithm: config.backup.compression, level: config.backup.compressionLevel };
+  const compression = compressionFor(config.backup, db);
   const format: ArtifactFormat = config.backup.jobs > 1 ? 'directory-tar' : 'custom';
   const artifactFile = `${format === 'custom' ? 'dump.pgc' : 'dump.tar'}${compressionSuffix(compression.algorithm)}${encryptsNewArtifacts(ctx.keyring) ? '.enc' : ''}`;
   let source: pg.Client | undefined;
@@ -81,15 +82,20 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
       // The exact row counts run on this connection, in the snapshot pg_dump reads, while it streams. A failed
       // count stops the dump; a failed dump stops the counts after the table being counted.
       const counting = countRowsInSnapshot(source);
+      const dumpSource = dump;
       const writer = storage.write(artifactPath);
-      const dumping = writeArtifact({
-        source: dump.stream,
-        sourceDone: dump.done,
-        compression,
-        encryptionKey: encryption?.key,
-        writers: [writer],
-        signal: ctx.signal,
-      });
+      const dumping = withProgress(ctx.progress, { database: db.name, type: 'full', phase: 'dump', totalBytes: expected }, (onProgress) =>
+        writeArtifact({
+          source: dumpSource.stream,
+          sourceDone: dumpSource.done,
+          compression,
+          threads: compressionThreads(config.backup.jobs),
+          encryptionKey: encryption?.key,
+          writers: [writer],
+          signal: ctx.signal,
+          onProgress,
+        }),
+      );
       void counting.done.catch(() => dump?.kill());
       void dumping.catch(() => counting.stop());
       const [wrote, counted] = await Promise.allSettled([dumping, counting.done]);
@@ -120,16 +126,19 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
         signal: ctx.signal,
       });
       const verifiedAt = ctx.now();
-      const check = await verifyArtifact({
-        storage: storage.only(settled.holders),
-        path: artifactPath,
-        artifact,
-        expectedTables: tables,
-        keyring: ctx.keyring,
-        pgRestore: pgRestore.path,
-        tempDir: config.backup.tempDir,
-        signal: ctx.signal,
-      });
+      const check = await withProgress(ctx.progress, { database: db.name, type: 'full', phase: 'verify', totalBytes: artifact.storedBytes }, (onProgress) =>
+        verifyArtifact({
+          storage: storage.only(settled.holders),
+          path: artifactPath,
+          artifact,
+          expectedTables: tables,
+          keyring: ctx.keyring,
+          pgRestore: pgRestore.path,
+          tempDir: config.backup.tempDir,
+          signal: ctx.signal,
+          onProgress,
+        }),
+      );
       await log('verify', 'info', `verified: checksum, every data block read through pg_restore, ${check.tablesInArchive} tables`, { ...check });
 
       const { manifest, text } = sealManifest({

@@ -1,6 +1,7 @@
 // Runs a kind of backup for every configured database (or one named), one after another.
 import type { Pgwarden } from '../app/open.js';
 import { UsageError } from '../errors.js';
+import type { ProgressReporter } from '../pipeline/progress.js';
 import { runBaseBackup } from './base.js';
 import { runFullBackup } from './full.js';
 import { runIncrementalBackup } from './incremental.js';
@@ -17,6 +18,7 @@ export interface RunBackupsOptions {
   backupId?: string | undefined;
   /** Needed by base and incremental backups. */
   wal?: WalAccess | undefined;
+  progress?: ProgressReporter | undefined;
 }
 
 export async function runBackups(app: Pgwarden, options: RunBackupsOptions): Promise<BackupResult[]> {
@@ -29,7 +31,7 @@ export async function runBackups(app: Pgwarden, options: RunBackupsOptions): Pro
   const results: BackupResult[] = [];
   for (const db of databases) {
     if (options.signal?.aborted) break;
-    const ctx = { ...app, signal: options.signal };
+    const ctx = { ...app, signal: options.signal, progress: options.progress };
     const runOptions = { actor: options.actor, backupId: options.backupId };
     if (options.kind === 'full') {
       results.push(await runFullBackup(ctx, db, runOptions));

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config/index.js';
 import type { KeyRing } from '../crypto/keyring.js';
+import type { ProgressReporter } from '../pipeline/progress.js';
 import type { TargetSet } from '../storage/target-set.js';
 
 export interface BackupContext {
@@ -17,6 +18,8 @@ export interface BackupContext {
   signal?: AbortSignal | undefined;
   /** host name recorded with each run, to find the process that ran it. */
   host: string;
+  /** Hears the bytes of the dump and the verification as they flow (CLI progress line, in-progress metric). */
+  progress?: ProgressReporter | undefined;
 }
 
 export interface BackupResult {

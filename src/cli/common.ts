@@ -2,15 +2,19 @@
 // message and an exit code (DESIGN.md: 1 the operation failed, 2 bad usage or bad config).
 import { CommanderError, InvalidArgumentError } from 'commander';
 import { isPgwardenError } from '../errors.js';
+import type { ProgressStream } from './progress.js';
 
 export interface Io {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** Where the progress line of long commands goes: stdout, drawn only when it is a terminal. */
+  progress?: ProgressStream | undefined;
 }
 
 export const defaultIo: Io = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
+  progress: process.stdout,
 };
 
 export function positiveInt(value: string): number {

@@ -25,6 +25,7 @@ import type { ChannelName } from '../alerting/notify-types.js';
 import { failoverStatus, promoteStandby } from '../replication/failover.js';
 import { archiveCommandFor, restoreCommandFor } from '../wal/commands.js';
 import { defaultIo, type Io, positiveInt, reportError } from './common.js';
+import { createProgressLine } from './progress.js';
 import { addWalCommands } from './wal-commands.js';
 import { verifyBackup } from '../verify/verify-backup.js';
 import { formatBackupList, formatFailover, formatHealth, formatCost, formatLifecycle, formatRestore, formatSyncReport, printJson } from './output.js';
@@ -59,6 +60,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     }
   };
 
+  const progressLine = (json: boolean | undefined) => (io.progress ? createProgressLine({ stream: io.progress, json: json === true }) : undefined);
   const configPath = () => resolve(program.opts<{ config?: string }>().config ?? process.env['PGWARDEN_CONFIG'] ?? '');
 
   program
@@ -69,7 +71,14 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('--json', 'print a JSON array, one record per database')
     .action(async (kind: BackupKindName, opts: { database?: string; json?: boolean }) => {
       const results = await withApp((app) =>
-        runBackups(app, { kind, database: opts.database, signal: abort.signal, actor, wal: createWalAccess(app, { configPath: configPath() }) }),
+        runBackups(app, {
+          kind,
+          database: opts.database,
+          signal: abort.signal,
+          actor,
+          wal: createWalAccess(app, { configPath: configPath() }),
+          progress: progressLine(opts.json),
+        }),
       );
       if (opts.json) printJson(io.out, results);
       else {
@@ -217,7 +226,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .action(async (id: string, opts: { json?: boolean }) => {
       const result = await withApp((app) =>
         verifyBackup(
-          { ...app, prefix: app.config.storage.prefix, pgBinDir: app.config.backup.pgBinDir, tempDir: app.config.backup.tempDir, wal: createWalAccess(app, { configPath: configPath() }), databases: app.config.databases, signal: abort.signal },
+          { ...app, prefix: app.config.storage.prefix, pgBinDir: app.config.backup.pgBinDir, tempDir: app.config.backup.tempDir, wal: createWalAccess(app, { configPath: configPath() }), databases: app.config.databases, signal: abort.signal, progress: progressLine(opts.json) },
           id,
           actor,
         ),
@@ -242,7 +251,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .action(async (id: string, opts: { targetUrl: string; jobs: number; clean?: boolean; owner: boolean; json?: boolean }) => {
       const result = await withApp((app) =>
         restoreBackup(
-          { ...app, prefix: app.config.storage.prefix, pgBinDir: app.config.backup.pgBinDir, tempDir: app.config.backup.tempDir, signal: abort.signal },
+          { ...app, prefix: app.config.storage.prefix, pgBinDir: app.config.backup.pgBinDir, tempDir: app.config.backup.tempDir, signal: abort.signal, progress: progressLine(opts.json) },
           { backupId: id, targetUrl: opts.targetUrl, jobs: opts.jobs, clean: opts.clean === true, noOwner: !opts.owner, actor },
         ),
       );

@@ -1,6 +1,7 @@
 // The whole configuration shape (DESIGN.md "Config"): every object strict, so a typo is an error, and
 // every default taken from DESIGN.md's tables. Keys are part of the interface: add, don't rename.
 import { z } from 'zod';
+import { COMPRESSION_ALGORITHMS, DEFAULT_LEVELS, LEVEL_RANGES } from '../pipeline/compression.js';
 import { parseDuration } from './duration.js';
 import {
   aes256Key,
@@ -60,6 +61,9 @@ const databaseSchema = z.strictObject({
     .array(standbySchema)
     .superRefine(uniqueBy('name', 'standby name'), whenArray)
     .default(() => []),
+  // Override backup.compression / backup.compressionLevel for this database (its artifacts and WAL).
+  compression: z.enum(COMPRESSION_ALGORITHMS).optional(),
+  compressionLevel: intInRange(0, 19).optional(),
 });
 
 const storagePrefix = z.string().superRefine((prefix, ctx) => {
@@ -210,13 +214,34 @@ const costSchema = z.strictObject({
   gcsTransferOutGb: price(0.12),
 });
 
-const backupSchema = z.strictObject({
-  compression: z.enum(['gzip', 'none']).default('gzip'),
-  compressionLevel: intInRange(0, 9).default(6),
-  jobs: intInRange(1, 64).default(1),
-  pgBinDir: nonEmptyString().optional(),
-  tempDir: nonEmptyString().optional(),
-});
+const backupSchema = z
+  .strictObject({
+    compression: z.enum(COMPRESSION_ALGORITHMS).default('zstd'),
+    // The chosen algorithm's own level; default that algorithm's default (zstd 3, gzip 6, lz4 1).
+    compressionLevel: intInRange(0, 19).optional(),
+    jobs: intInRange(1, 64).default(1),
+    pgBinDir: nonEmptyString().optional(),
+    tempDir: nonEmptyString().optional(),
+  })
+  .superRefine((backup, ctx) => checkLevel(backup, ctx, []), whenObject)
+  .transform((backup) => ({ ...backup, compressionLevel: backup.compressionLevel ?? DEFAULT_LEVELS[backup.compression] }));
+
+/** A level must lie in its algorithm's range; `path` leads to the object holding the two keys. */
+function checkLevel(
+  spec: { compression?: (typeof COMPRESSION_ALGORITHMS)[number] | undefined; compressionLevel?: number | undefined },
+  ctx: z.RefinementCtx,
+  path: PropertyKey[],
+  fallback: (typeof COMPRESSION_ALGORITHMS)[number] = 'zstd',
+): void {
+  const algorithm = spec.compression ?? fallback;
+  const level = spec.compressionLevel;
+  // Outside 0–19 the field's own check has said so already.
+  if (level === undefined || algorithm === 'none' || level < 0 || level > 19) return;
+  const [min, max] = LEVEL_RANGES[algorithm];
+  if (level < min || level > max) {
+    ctx.addIssue({ code: 'custom', path: [...path, 'compressionLevel'], message: `must be ${min} to ${max} for ${algorithm}`, input: level });
+  }
+}
 
 const walSchema = z.strictObject({
   // pg_receivewal's spool (pull mode): must survive restarts, or WAL still in it is fetched again from the slot.
@@ -331,7 +356,8 @@ const channelsSchema = z.strictObject({
     .optional(),
 });
 
-export const configSchema = z.strictObject({
+export const configSchema = z
+  .strictObject({
   catalog: z.strictObject({ url: postgresUrl() }),
   databases: z.array(databaseSchema).min(1, 'must list at least one database').superRefine(uniqueBy('name', 'database name'), whenArray),
   storage: storageSchema,
@@ -347,4 +373,11 @@ export const configSchema = z.strictObject({
   alerts: alertsSchema.prefault({}),
   channels: channelsSchema.prefault({}),
   logLevel: z.enum(LOG_LEVELS).default('info'),
-});
+})
+  .superRefine((config, ctx) => {
+    // A database's level is read against its own algorithm, or the global one it inherits.
+    if (!Array.isArray(config.databases)) return;
+    config.databases.forEach((db, index) => {
+      if (db.compression !== undefined || db.compressionLevel !== undefined) checkLevel(db, ctx, ['databases', index], config.backup?.compression);
+    });
+  }, whenObject);

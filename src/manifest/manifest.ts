@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { VerificationError } from '../errors.js';
+import { COMPRESSION_ALGORITHMS } from '../pipeline/compression.js';
 import { type BackupManifest, MANIFEST_FORMAT_VERSION } from './types.js';
 
 const manifestSchema = z.strictObject({
@@ -24,7 +25,7 @@ const manifestSchema = z.strictObject({
   artifact: z.strictObject({
     file: z.string().regex(/^[A-Za-z0-9._-]+$/),
     format: z.enum(['custom', 'directory-tar', 'tar']),
-    compression: z.strictObject({ algorithm: z.enum(['gzip', 'none']), level: z.number().int() }),
+    compression: z.strictObject({ algorithm: z.enum(COMPRESSION_ALGORITHMS), level: z.number().int() }),
     encryption: z
       .strictObject({
         keyId: z.string(),

@@ -69,6 +69,8 @@ export interface PgwardenMetrics {
   /** What the collectors last stored: the alert rules evaluate the same figures the metrics show. */
   state(): MetricsState;
   setCollector(name: CollectorName, result: CollectorResult): void;
+  /** Stored bytes so far of a backup writing its data now; undefined when it ended (the series goes). */
+  setBackupProgress(database: string, type: string, bytes: number | undefined): void;
 }
 
 type MetricType = 'gauge' | 'counter' | 'histogram';
@@ -88,6 +90,7 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
   let wal: readonly WalArchiveStatus[] | undefined;
   let firing: readonly { rule: string; severity: string }[] = [];
   const notifications = new Map<string, number>();
+  const inProgress = new Map<string, { database: string; type: string; bytes: number }>();
   const collectorState = new Map<CollectorName, { success: boolean; lastSuccessAt: Date | undefined; durationSeconds: number }>();
   /** In COLLECTORS order, whichever finished first, so the text does not reshuffle between scrapes. */
   const collectors = () => COLLECTORS.flatMap((name) => {
@@ -167,6 +170,13 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
     'gauge',
     'Result of the newest verification of a backup of this database and kind: 1 passed, 0 failed. Absent before the first.',
     perBackup((s) => (s.lastVerificationOk === null ? null : s.lastVerificationOk ? 1 : 0)),
+  );
+
+  define(
+    'backup_in_progress_bytes',
+    'gauge',
+    'Stored bytes written so far by the backup of this database and kind that is writing its data now. Absent when none runs.',
+    () => [...inProgress.values()].map((p) => ({ labels: { database: p.database, type: p.type }, value: p.bytes })),
   );
 
   // ---- restore drills, from the catalog (on the full series) ----
@@ -328,6 +338,11 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
     },
     setAlerts(alerts) {
       firing = alerts;
+    },
+    setBackupProgress(database, type, bytes) {
+      const key = `${database}\u0000${type}`;
+      if (bytes === undefined) inProgress.delete(key);
+      else inProgress.set(key, { database, type, bytes });
     },
     initNotifications(channels) {
       for (const channel of channels) for (const result of ['sent', 'failed']) notifications.set(`${channel}\u0000${result}`, notifications.get(`${channel}\u0000${result}`) ?? 0);

@@ -5,16 +5,20 @@ import { Transform, type TransformCallback } from 'node:stream';
 
 export class DigestTap extends Transform {
   private readonly hash: Hash | undefined;
+  private readonly onBytes: ((bytes: number) => void) | undefined;
   bytes = 0;
 
-  constructor(options: { hash: boolean }) {
+  /** `onBytes` hears the running total after each chunk (progress lines, the in-progress metric). */
+  constructor(options: { hash: boolean; onBytes?: ((bytes: number) => void) | undefined }) {
     super({ highWaterMark: 1024 * 1024 });
     this.hash = options.hash ? createHash('sha256') : undefined;
+    this.onBytes = options.onBytes;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
     this.hash?.update(chunk);
+    this.onBytes?.(this.bytes);
     callback(null, chunk);
   }
 

@@ -3,24 +3,29 @@
 import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { StorageFullError } from '../errors.js';
-import { startTool, toolSink } from '../postgres/run-tool.js';
+import { startTool } from '../postgres/run-tool.js';
+import { type ByteProgress, type ReadStagesOptions, readAndConsume, readArtifactInto } from './artifact.js';
+import type { DigestTap } from './digest.js';
 
 export interface UnpackOptions {
   source: Readable;
-  stages: Transform[];
+  /** How the stored bytes were made: the decompressor writes straight into tar. */
+  read: Omit<ReadStagesOptions, 'signal'>;
   /** The dump's size, to check the temporary space first. */
   rawBytes: number;
   tempDir?: string | undefined;
   /** Unpack into this existing directory instead of a new temporary one (which cleanup() then keeps). */
   into?: string | undefined;
   signal?: AbortSignal | undefined;
+  onProgress?: ByteProgress | undefined;
 }
 
 export interface Unpacked {
   dir: string;
+  /** Size and SHA-256 of the stored bytes read. */
+  stored: DigestTap;
   cleanup(): Promise<void>;
 }
 
@@ -40,8 +45,11 @@ export async function unpackDirectoryArchive(options: UnpackOptions): Promise<Un
     label: 'tar (unpacking the dump directory)',
   });
   try {
-    await Promise.all([pipeline([options.source, ...options.stages, toolSink(tar)], { signal: options.signal }), tar.done]);
-    return { dir, cleanup };
+    const stored = await readAndConsume(
+      readArtifactInto({ ...options.read, source: options.source, into: { tool: tar }, signal: options.signal, onProgress: options.onProgress }),
+      tar.done,
+    );
+    return { dir, stored, cleanup };
   } catch (error) {
     tar.kill();
     await cleanup();

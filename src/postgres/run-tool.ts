@@ -7,16 +7,26 @@ import { AbortedError, ToolError } from '../errors.js';
 export interface ToolOptions {
   /** Extra environment on top of a minimal inherited one (PATH, HOME, LANG, TZ). */
   env?: Record<string, string | undefined>;
-  /** 'pipe' gives a writable `stdin`; default 'ignore'. */
-  stdin?: 'pipe' | 'ignore';
-  /** 'pipe' gives a readable `stdout`; a number is a file descriptor to write into; default 'ignore'. */
-  stdout?: 'pipe' | 'ignore' | number;
+  /**
+   * 'pipe' gives a writable `stdin`; default 'ignore'. A pipe stream (another program's stdout) is handed to
+   * the program as its stdin, so the bytes flow between the two processes without passing through Node.
+   */
+  stdin?: 'pipe' | 'ignore' | Readable;
+  /**
+   * 'pipe' gives a readable `stdout`; a number is a file descriptor to write into; a pipe stream (another
+   * program's stdin) is handed over like a `stdin` stream; default 'ignore'.
+   */
+  stdout?: 'pipe' | 'ignore' | number | Writable;
   signal?: AbortSignal;
   /** A description for messages, e.g. `pg_dump of "shop"`; defaults to the binary's base name. */
   label?: string;
   /** Called with each complete stderr line (for logs); the tail is kept regardless. */
   onStderrLine?: (line: string) => void;
   cwd?: string;
+  /** The hint when the binary is not found; default: install the PostgreSQL client tools. */
+  missingHint?: string;
+  /** A death by SIGPIPE counts as success: the program's reader stopped early on purpose (see toolSink). */
+  pipeCloseIsSuccess?: boolean;
 }
 
 export interface ToolProcess {
@@ -48,6 +58,11 @@ export function startTool(binary: string, args: string[], options: ToolOptions =
     cwd: options.cwd,
     stdio: [options.stdin ?? 'ignore', options.stdout ?? 'ignore', 'pipe'],
   });
+  // A handed-over pipe now belongs to the program: our copy must close, or its other end never sees EOF
+  // (or EPIPE) when the program exits.
+  for (const handed of [options.stdin, options.stdout]) {
+    if (typeof handed === 'object') handed.destroy();
+  }
 
   let tail = '';
   let partial = '';
@@ -67,14 +82,14 @@ export function startTool(binary: string, args: string[], options: ToolOptions =
   const done = new Promise<void>((resolve, reject) => {
     child.once('error', (error: NodeJS.ErrnoException) => {
       options.signal?.removeEventListener('abort', onAbort);
-      const hints = error.code === 'ENOENT' ? [`install the PostgreSQL client tools or set backup.pgBinDir`] : [];
+      const hints = error.code === 'ENOENT' ? [options.missingHint ?? 'install the PostgreSQL client tools or set backup.pgBinDir'] : [];
       reject(new ToolError(`${label}: cannot run ${binary}: ${error.message}`, { hints, cause: error }));
     });
     child.once('close', (code, signal) => {
       options.signal?.removeEventListener('abort', onAbort);
       if (options.signal?.aborted) {
         reject(new AbortedError(`${label} was aborted`));
-      } else if (code === 0) {
+      } else if (code === 0 || (signal === 'SIGPIPE' && options.pipeCloseIsSuccess)) {
         resolve();
       } else {
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;

@@ -10,7 +10,7 @@ import { RestoreError, UsageError } from '../errors.js';
 import { rootPrefix } from '../manifest/layout.js';
 import { parseManifest, requireArtifact } from '../manifest/manifest.js';
 import type { BackupManifest } from '../manifest/types.js';
-import { backupReadStages } from '../pipeline/artifact.js';
+import { backupReadOptions } from '../pipeline/artifact.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { findPgBinDir } from '../postgres/bindir.js';
 import { runToolForText, startTool } from '../postgres/run-tool.js';
@@ -162,9 +162,9 @@ export async function restorePitr(ctx: PitrContext, options: PitrOptions): Promi
 
   await prepareDataDir(options.dataDir);
   try {
-    const read = backupReadStages(artifact, ctx.keyring);
-    await unpackDirectoryArchive({ source: ctx.storage.read(artifactPath), stages: read.stages, rawBytes: artifact.rawBytes, into: options.dataDir, signal: ctx.signal });
-    if (read.stored.sha256() !== artifact.sha256) {
+    const read = backupReadOptions(artifact, ctx.keyring, ctx.signal);
+    const unpacked = await unpackDirectoryArchive({ source: ctx.storage.read(artifactPath), read, rawBytes: artifact.rawBytes, into: options.dataDir, signal: ctx.signal });
+    if (unpacked.stored.sha256() !== artifact.sha256) {
       throw new RestoreError(`base backup ${base.backupId} does not match its checksum: the stored copy was altered`, {
         hints: ['restore from another copy or an older base backup'],
       });

@@ -2,7 +2,6 @@
 // first (a restore never loads data that fails its checksum), then streamed through decrypt + decompress
 // into pg_restore. One job: a single transaction, so a failure leaves the target as it was. Several jobs:
 // pg_restore needs a seekable archive, so the plain dump is first written to a temporary file.
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +12,11 @@ import type { Catalog } from '../catalog/catalog.js';
 import { missingKeyHint } from '../crypto/envelope.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import { RestoreError, StorageFullError, VerificationError, errorMessage } from '../errors.js';
-import { backupReadStages } from '../pipeline/artifact.js';
+import { backupReadOptions, readAndConsume, readArtifactInto } from '../pipeline/artifact.js';
+import { type ProgressReporter, withProgress } from '../pipeline/progress.js';
 import { DigestTap } from '../pipeline/digest.js';
 import { connect, describeUrl, toolConnection } from '../postgres/connection.js';
-import { startTool, type ToolProcess, toolSink } from '../postgres/run-tool.js';
+import { startTool, type ToolProcess } from '../postgres/run-tool.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { findPgTool } from '../postgres/tools.js';
 import { copiesOf } from '../storage/target-set.js';
@@ -42,6 +42,8 @@ export interface RestoreContext {
   pgBinDir?: string | undefined;
   tempDir?: string | undefined;
   signal?: AbortSignal | undefined;
+  /** Hears the stored bytes read (progress line). */
+  progress?: ProgressReporter | undefined;
 }
 
 export interface RestoredTable {
@@ -81,8 +83,8 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
         hints: [missingKeyHint(artifact.encryption)],
       });
     }
-    // The first copy whose bytes match the manifest is the one restored from: a lost or damaged copy is skipped.
-    const storage = await healthyCopy(ctx.storage, artifactPath, artifact.sha256, artifact.storedBytes);
+    // Copies whose size matches the manifest, in read order: a lost or truncated copy is skipped up front.
+    const copies = await sizedCopies(ctx.storage, artifactPath, artifact.storedBytes);
 
     const client = await connect(options.targetUrl, { purpose: 'restore target', applicationName: 'pgwarden restore' });
     let serverMajor: number;
@@ -99,47 +101,78 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
     const args = ['--exit-on-error', `--dbname=${conn.dbname}`];
     if (options.clean) args.push('--clean', '--if-exists');
     if (options.noOwner) args.push('--no-owner', '--no-privileges');
-    const read = () => backupReadStages(artifact, ctx.keyring);
-
-    const label = `pg_restore into ${target}`;
-    if (artifact.format === 'directory-tar') {
-      const unpacked = await unpackDirectoryArchive({
-        source: storage.read(artifactPath),
-        stages: read().stages,
-        rawBytes: artifact.rawBytes,
-        tempDir: ctx.tempDir,
-        signal: ctx.signal,
-      });
+    const read = backupReadOptions(artifact, ctx.keyring, ctx.signal);
+    // Each path checks the copy's SHA-256 before pg_restore reads any of it, so a damaged copy is found before
+    // the target is touched and the next copy is tried; once pg_restore started, a failure is final.
+    const problems: string[] = [];
+    for (const [index, storage] of copies.entries()) {
+      let loading = false;
+      const checked = (stored: DigestTap) => {
+        assertSameChecksum(storage, artifactPath, stored.sha256(), artifact.sha256);
+        loading = true;
+      };
       try {
-        const parallel = options.jobs > 1 ? [`--jobs=${options.jobs}`] : ['--single-transaction'];
-        await runRestore(startTool(pgRestore.path, [...parallel, ...args, unpacked.dir], { env: conn.env, signal: ctx.signal, label }), target);
-      } finally {
-        await unpacked.cleanup();
+    await withProgress(ctx.progress, { database: manifest.database, type: 'full', phase: 'restore', totalBytes: artifact.storedBytes }, async (onProgress) => {
+      const label = `pg_restore into ${target}`;
+      if (artifact.format === 'directory-tar') {
+        // Unpacked first and checked before pg_restore reads any of it.
+        const unpacked = await unpackDirectoryArchive({
+          source: storage.read(artifactPath),
+          read,
+          rawBytes: artifact.rawBytes,
+          tempDir: ctx.tempDir,
+          signal: ctx.signal,
+          onProgress: onProgress,
+        });
+        try {
+          checked(unpacked.stored);
+          const parallel = options.jobs > 1 ? [`--jobs=${options.jobs}`] : ['--single-transaction'];
+          await runRestore(startTool(pgRestore.path, [...parallel, ...args, unpacked.dir], { env: conn.env, signal: ctx.signal, label }), target);
+        } finally {
+          await unpacked.cleanup();
+        }
+      } else if (options.jobs <= 1) {
+        // Streamed into pg_restore, so the whole stored copy is checked in a pass of its own first.
+        checked(await hashStored(storage, artifactPath));
+        const restore = startTool(pgRestore.path, ['--single-transaction', ...args], { stdin: 'pipe', env: conn.env, signal: ctx.signal, label });
+        try {
+          await readAndConsume(
+            readArtifactInto({ ...read, source: storage.read(artifactPath), into: { tool: restore }, signal: ctx.signal, onProgress: onProgress }),
+            restore.done,
+          );
+        } catch (error) {
+          restore.kill();
+          await restore.done.catch(() => {});
+          throw restoreFailure(error, target, restore.stderrTail());
+        }
+      } else {
+        // pg_restore --jobs needs a seekable archive: the plain dump goes to a temporary file first, and is
+        // checked on the way, before pg_restore reads it.
+        const dir = await mkdtemp(join(ctx.tempDir ?? tmpdir(), 'pgwarden-restore-'));
+        try {
+          const file = join(dir, 'dump.pgc');
+          const free = await statfs(dir).then((s) => s.bavail * s.bsize);
+          if (free < artifact.rawBytes) {
+            throw new StorageFullError(`a parallel restore needs ${formatBytes(artifact.rawBytes)} of temporary space in ${dir}; ${formatBytes(free)} is free`, {
+              hints: ['set backup.tempDir to a larger disk, or restore with --jobs 1 (streams, needs no temporary space)'],
+            });
+          }
+          checked(await readArtifactInto({ ...read, source: storage.read(artifactPath), into: { file }, signal: ctx.signal, onProgress: onProgress }));
+          await runRestore(startTool(pgRestore.path, [`--jobs=${options.jobs}`, ...args, file], { env: conn.env, signal: ctx.signal, label }), target);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
       }
-    } else if (options.jobs <= 1) {
-      const restore = startTool(pgRestore.path, ['--single-transaction', ...args], { stdin: 'pipe', env: conn.env, signal: ctx.signal, label });
-      try {
-        await Promise.all([pipeline([storage.read(artifactPath), ...read().stages, toolSink(restore)], { signal: ctx.signal }), restore.done]);
+    });
+        break;
       } catch (error) {
-        restore.kill();
-        await restore.done.catch(() => {});
-        throw restoreFailure(error, target, restore.stderrTail());
-      }
-    } else {
-      // pg_restore --jobs needs a seekable archive: the plain dump goes to a temporary file first.
-      const dir = await mkdtemp(join(ctx.tempDir ?? tmpdir(), 'pgwarden-restore-'));
-      try {
-        const file = join(dir, 'dump.pgc');
-        const free = await statfs(dir).then((s) => s.bavail * s.bsize);
-        if (free < artifact.rawBytes) {
-          throw new StorageFullError(`a parallel restore needs ${formatBytes(artifact.rawBytes)} of temporary space in ${dir}; ${formatBytes(free)} is free`, {
-            hints: ['set backup.tempDir to a larger disk, or restore with --jobs 1 (streams, needs no temporary space)'],
+        if (loading || ctx.signal?.aborted || index === copies.length - 1) {
+          if (problems.length === 0 || loading) throw error;
+          throw new VerificationError('checksum', `no copy of ${artifactPath} could be restored from: ${[...problems, `${storage.name}: ${errorMessage(error)}`].join('; ')}`, {
+            hints: ['every stored copy was altered or damaged; restore another backup'],
           });
         }
-        await pipeline([storage.read(artifactPath), ...read().stages, createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
-        await runRestore(startTool(pgRestore.path, [`--jobs=${options.jobs}`, ...args, file], { env: conn.env, signal: ctx.signal, label }), target);
-      } finally {
-        await rm(dir, { recursive: true, force: true });
+        problems.push(`${storage.name}: ${errorMessage(error)}`);
       }
     }
 
@@ -169,33 +202,40 @@ async function runRestore(restore: ToolProcess, target: string): Promise<void> {
   }
 }
 
-async function healthyCopy(storage: StorageDriver, path: string, sha256: string, bytes: number): Promise<StorageDriver> {
+/** The copies of an artifact whose size matches the manifest, in target order; throws naming each when none does. */
+async function sizedCopies(storage: StorageDriver, path: string, bytes: number): Promise<StorageDriver[]> {
   const copies = await copiesOf(storage, path);
-  if (copies.length === 0) throw new VerificationError('missing', `artifact ${path} is on none of the storage targets (${storage.name})`);
-  const problems: string[] = [];
+  const good: StorageDriver[] = [];
+  const problems: unknown[] = [];
   for (const copy of copies) {
     try {
-      await assertStoredChecksum(copy, path, sha256, bytes);
-      return copy;
+      await assertStoredSize(copy, path, bytes);
+      good.push(copy);
     } catch (error) {
-      if (copies.length === 1) throw error;
-      problems.push(errorMessage(error));
+      problems.push(error);
     }
   }
-  throw new VerificationError('checksum', `no copy of ${path} matches its manifest: ${problems.join('; ')}`, {
-    hints: ['every stored copy was altered or damaged; restore another backup'],
-  });
+  if (good.length > 0) return good;
+  if (problems.length === 1) throw problems[0];
+  if (problems.length === 0) throw new VerificationError('missing', `artifact ${path} is on none of the storage targets (${storage.name})`);
+  throw new VerificationError('size', `no copy of ${path} has the size its manifest records: ${problems.map(errorMessage).join('; ')}`);
 }
 
-async function assertStoredChecksum(storage: StorageDriver, path: string, sha256: string, bytes: number): Promise<void> {
+async function assertStoredSize(storage: StorageDriver, path: string, bytes: number): Promise<void> {
   const info = await storage.stat(path);
   if (!info) throw new VerificationError('missing', `artifact ${storage.name}:${path} is missing`);
   if (info.size !== bytes) {
     throw new VerificationError('size', `artifact ${storage.name}:${path} has ${info.size} bytes; the manifest records ${bytes}: it was truncated or replaced`);
   }
+}
+
+async function hashStored(storage: StorageDriver, path: string): Promise<DigestTap> {
   const tap = new DigestTap({ hash: true });
-  await pipeline(storage.read(path), tap, new Writable({ write: (_c, _e, cb) => cb() }));
-  const actual = tap.sha256();
+  await pipeline(storage.read(path), tap, new Writable({ highWaterMark: 1024 * 1024, write: (_c, _e, cb) => cb() }));
+  return tap;
+}
+
+function assertSameChecksum(storage: StorageDriver, path: string, actual: string, sha256: string): void {
   if (actual !== sha256) {
     throw new VerificationError('checksum', `artifact ${storage.name}:${path} does not match its checksum: sha256 ${actual}, the manifest records ${sha256}`, {
       hints: ['the stored copy was altered or damaged; restore another backup or another copy'],

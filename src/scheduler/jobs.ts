@@ -13,12 +13,15 @@ import { runRestoreDrill } from '../drill/drill.js';
 import { lastSuccessfulDrill } from '../drill/record.js';
 import { PgwardenError } from '../errors.js';
 import { cleanupContextFor, cleanupDatabases, runCleanup, summarizeProblems } from '../retention/cleanup.js';
+import type { ProgressReporter } from '../pipeline/progress.js';
 import type { JobSpec } from './types.js';
 
 export interface JobHooks {
   /** After every job: refresh cached metrics (and evaluate alerts, once they exist). */
   afterJob(): Promise<void>;
   healthCheck(signal: AbortSignal): Promise<void>;
+  /** Hears the bytes of running backups (the in-progress metric). */
+  progress?: ProgressReporter | undefined;
 }
 
 export function backupJobName(kind: 'full' | 'base' | 'incremental', database: string): string {
@@ -43,8 +46,8 @@ export function buildJobs(app: Pgwarden, hooks: JobHooks, wal: WalAccess): JobSp
   const { config } = app;
   const jobs: JobSpec[] = [];
   const runners: Record<'full' | 'base' | 'incremental', Runner> = {
-    full: (db, signal, options) => runFullBackup({ ...app, signal }, db, options),
-    base: (db, signal, options) => runBaseBackup({ ...app, signal, wal }, db, options),
+    full: (db, signal, options) => runFullBackup({ ...app, signal, progress: hooks.progress }, db, options),
+    base: (db, signal, options) => runBaseBackup({ ...app, signal, wal, progress: hooks.progress }, db, options),
     incremental: (db, signal, options) => runIncrementalBackup({ ...app, signal, wal }, db, options),
   };
   for (const db of config.databases) {

@@ -17,6 +17,7 @@ import type { Config } from '../config/index.js';
 import { createHttpApp, startHttpServer } from '../http/index.js';
 import type { HttpActions, RunBackupInput, RunBackupOutcome, SilenceInput, StartedRun } from '../http/types.js';
 import { createMetricsService, type MetricsService } from '../metrics/index.js';
+import { backupProgressMetric } from '../metrics/progress.js';
 import { createCatalogCoordinator } from '../scheduler/coordinator.js';
 import { backupJobName, buildJobs } from '../scheduler/jobs.js';
 import { createLagRecorder } from '../replication/history.js';
@@ -91,6 +92,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   const wal = createWalAccess(app, { configPath: options.configPath });
   const jobs = buildJobs(app, {
     afterJob: refreshQuietly,
+    progress: backupProgressMetric(metrics.metrics),
     healthCheck: async (signal) => {
       await runHealthCheck({ app, metrics, signal });
       await alerting.evaluate().catch((error: unknown) => logger.error({ err: error }, 'alert evaluation failed'));

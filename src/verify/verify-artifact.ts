@@ -7,10 +7,10 @@ import { missingKeyHint } from '../crypto/envelope.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import { EncryptionError, PgwardenError, ToolError, VerificationError } from '../errors.js';
 import type { ArtifactInfo } from '../manifest/types.js';
-import { backupReadStages } from '../pipeline/artifact.js';
+import { backupReadOptions, type ByteProgress, readAndConsume, readArtifactInto } from '../pipeline/artifact.js';
 import { DigestTap } from '../pipeline/digest.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
-import { startTool, toolSink } from '../postgres/run-tool.js';
+import { startTool } from '../postgres/run-tool.js';
 import type { StorageDriver } from '../storage/types.js';
 
 export interface VerifyArtifactOptions {
@@ -24,6 +24,8 @@ export interface VerifyArtifactOptions {
   /** Temporary space for unpacking 'directory-tar' artifacts. */
   tempDir?: string | undefined;
   signal?: AbortSignal | undefined;
+  /** Hears the stored bytes read so far (progress line). */
+  onProgress?: ByteProgress | undefined;
 }
 
 export interface ArtifactCheck {
@@ -59,8 +61,8 @@ export async function verifyArtifact(options: VerifyArtifactOptions): Promise<Ar
   return { tablesInArchive, durationSeconds: (performance.now() - started) / 1000 };
 }
 
-function readStages(options: VerifyArtifactOptions) {
-  return backupReadStages(options.artifact, options.keyring);
+function readOptions(options: VerifyArtifactOptions) {
+  return backupReadOptions(options.artifact, options.keyring, options.signal);
 }
 
 function assertSameSha(actual: string, expected: string, name: string): void {
@@ -69,38 +71,55 @@ function assertSameSha(actual: string, expected: string, name: string): void {
   }
 }
 
-/** A '-Fc' stream: every byte through `pg_restore -f /dev/null`, then the table of contents from its head. */
+/** A '-Fc' stream: every byte through `pg_restore -f /dev/null`, and the table of contents from its head. */
 async function readCustomArchive(options: VerifyArtifactOptions, name: string): Promise<number> {
   const { storage, path, artifact } = options;
-  const read = readStages(options);
+  // The table of contents sits at the start of the archive: listing it reads only the head, alongside the
+  // read-through rather than after it. Its outcome counts only once the read-through passed.
+  const listing = countArchiveTables(options, name).then(
+    (tables) => ({ tables }),
+    (error: unknown) => ({ error }),
+  );
   const restore = startTool(options.pgRestore, ['--file=/dev/null'], { stdin: 'pipe', signal: options.signal, label: 'pg_restore (verify)' });
+  let stored: DigestTap;
   try {
-    await Promise.all([pipeline([storage.read(path), ...read.stages, toolSink(restore)], { signal: options.signal }), restore.done]);
+    stored = await readAndConsume(
+      readArtifactInto({ ...readOptions(options), source: storage.read(path), into: { tool: restore }, signal: options.signal, onProgress: options.onProgress }),
+      restore.done,
+    );
   } catch (error) {
     restore.kill();
     await restore.done.catch(() => {});
+    await listing;
     // A flipped bit shows up as a decrypt, gzip or archive error; the checksum says it's the stored bytes.
     await assertChecksum(storage, path, artifact.sha256, name);
     throw classifyReadError(error, name, restore.stderrTail());
   }
-  assertSameSha(read.stored.sha256(), artifact.sha256, name);
-  // The table of contents sits at the start of the archive, so this reads only the head.
-  return countArchiveTables(options, name);
+  const listed = await listing;
+  assertSameSha(stored.sha256(), artifact.sha256, name);
+  if ('error' in listed) throw listed.error;
+  return listed.tables;
 }
 
 /** A '-Fd' directory packed as tar: unpacked to temporary space, where pg_restore reads it. */
 async function readDirectoryArchive(options: VerifyArtifactOptions, name: string): Promise<number> {
   const { storage, path, artifact } = options;
-  const read = readStages(options);
   let unpacked: Awaited<ReturnType<typeof unpackDirectoryArchive>>;
   try {
-    unpacked = await unpackDirectoryArchive({ source: storage.read(path), stages: read.stages, rawBytes: artifact.rawBytes, tempDir: options.tempDir, signal: options.signal });
+    unpacked = await unpackDirectoryArchive({
+      source: storage.read(path),
+      read: readOptions(options),
+      rawBytes: artifact.rawBytes,
+      tempDir: options.tempDir,
+      signal: options.signal,
+      onProgress: options.onProgress,
+    });
   } catch (error) {
     await assertChecksum(storage, path, artifact.sha256, name);
     throw classifyReadError(error, name, '');
   }
   try {
-    assertSameSha(read.stored.sha256(), artifact.sha256, name);
+    assertSameSha(unpacked.stored.sha256(), artifact.sha256, name);
     const listing = startTool(options.pgRestore, ['--list', unpacked.dir], { stdout: 'pipe', signal: options.signal, label: 'pg_restore --list' });
     let text = '';
     listing.stdout!.setEncoding('utf8');
@@ -139,7 +158,7 @@ function classifyReadError(error: unknown, name: string, stderr: string): Pgward
     return new VerificationError('decrypt', `artifact ${name}: ${error.message}`, { hints: error.hints, cause: error });
   }
   const err = error as NodeJS.ErrnoException;
-  if (typeof err.code === 'string' && err.code.startsWith('Z_')) {
+  if ((typeof err.code === 'string' && err.code.startsWith('Z_')) || (error instanceof ToolError && error.message.includes('(decompressing)'))) {
     return new VerificationError('decompress', `artifact ${name} does not decompress: ${err.message}`, { cause: error });
   }
   if (error instanceof ToolError || err.code === 'EPIPE') {
@@ -152,8 +171,7 @@ function classifyReadError(error: unknown, name: string, stderr: string): Pgward
 
 /** Runs `pg_restore --list` on the head of the artifact and counts its TABLE entries. */
 async function countArchiveTables(options: VerifyArtifactOptions, name: string): Promise<number> {
-  const { storage, path, artifact } = options;
-  const read = backupReadStages(artifact, options.keyring);
+  const { storage, path } = options;
   const list = startTool(options.pgRestore, ['--list'], { stdin: 'pipe', stdout: 'pipe', signal: options.signal, label: 'pg_restore --list' });
   let text = '';
   list.stdout!.setEncoding('utf8');
@@ -162,7 +180,9 @@ async function countArchiveTables(options: VerifyArtifactOptions, name: string):
   });
   const feeding = new AbortController();
   // pg_restore closes its stdin once it has the list (EPIPE here): that is expected, so the error is kept, not thrown.
-  const feed = pipeline([storage.read(path), ...read.stages, list.stdin!], { signal: feeding.signal }).catch((error: unknown) => error);
+  const feed = readArtifactInto({ ...readOptions(options), source: storage.read(path), into: { tool: list }, signal: feeding.signal }).catch(
+    (error: unknown) => error,
+  );
   try {
     await list.done;
   } catch (error) {

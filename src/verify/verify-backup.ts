@@ -16,6 +16,7 @@ import { writeTextObject } from '../storage/text.js';
 import type { StorageDriver } from '../storage/types.js';
 import { createRunLog } from '../backup/run-log.js';
 import { verifyArtifact } from './verify-artifact.js';
+import type { ProgressReporter, ProgressTask } from '../pipeline/progress.js';
 
 export interface VerifyContext {
   storage: StorageDriver;
@@ -30,6 +31,8 @@ export interface VerifyContext {
   logger: Logger;
   now: () => Date;
   signal?: AbortSignal | undefined;
+  /** Hears the bytes read through (the CLI progress line). */
+  progress?: ProgressReporter | undefined;
 }
 
 export interface VerifyResult {
@@ -54,19 +57,36 @@ async function checkBackup(ctx: VerifyContext, located: LocatedBackup): Promise<
   const started = performance.now();
   const major = Number(/(\d+)/.exec(manifest.serverVersion)?.[1] ?? 0);
   if (manifest.kind === 'full') {
-    const pgRestore = await findPgTool('pg_restore', { binDir: ctx.pgBinDir, serverMajor: Number(/(\d+)/.exec(manifest.toolVersion)?.[1] ?? 0) });
-    const check = await verifyArtifact({
-      storage: ctx.storage,
-      path: located.artifactPath!,
-      artifact: requireArtifact(manifest, located.manifestPath),
-      expectedTables: manifest.tables.count,
-      keyring: ctx.keyring,
-      pgRestore: pgRestore.path,
-      tempDir: ctx.tempDir,
-      signal: ctx.signal,
-    });
-    return { ...check, summary: `${check.tablesInArchive} tables, every data block read` };
+    const task = ctx.progress?.begin({ database: manifest.database, type: 'full', phase: 'verify', totalBytes: manifest.artifact?.storedBytes ?? null });
+    try {
+      return await checkFull(ctx, located, task);
+    } finally {
+      task?.end();
+    }
   }
+  return checkPhysical(ctx, located, major, started);
+}
+
+async function checkFull(ctx: VerifyContext, located: LocatedBackup, task: ProgressTask | undefined): Promise<Check> {
+  const { manifest } = located;
+  const pgRestore = await findPgTool('pg_restore', { binDir: ctx.pgBinDir, serverMajor: Number(/(\d+)/.exec(manifest.toolVersion)?.[1] ?? 0) });
+  const check = await verifyArtifact({
+    storage: ctx.storage,
+    path: located.artifactPath!,
+    artifact: requireArtifact(manifest, located.manifestPath),
+    expectedTables: manifest.tables.count,
+    keyring: ctx.keyring,
+    pgRestore: pgRestore.path,
+    tempDir: ctx.tempDir,
+    signal: ctx.signal,
+    onProgress: task && ((bytes) => task.update(bytes.storedBytes)),
+  });
+  return { ...check, summary: `${check.tablesInArchive} tables, every data block read` };
+}
+
+/** Base backups through pg_verifybackup, incrementals by their WAL chain. */
+async function checkPhysical(ctx: VerifyContext, located: LocatedBackup, major: number, started: number): Promise<Check> {
+  const { manifest } = located;
   const db = ctx.databases?.find((d) => d.name === manifest.database);
   if (!ctx.wal || !db) {
     throw new VerificationError('manifest', `cannot verify ${manifest.kind} backup ${manifest.backupId}: database "${manifest.database}" is not in the config (its WAL archive is needed)`);

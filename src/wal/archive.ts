@@ -3,10 +3,10 @@
 // the gaps between two points of the WAL, following timeline switches.
 //
 // Layout (DESIGN.md "Storage layout"), one folder per timeline, history files in their own timeline's folder:
-//   <prefix>/<database>/wal/<timeline>/<segment>[.gz][.enc]                 000000010000000A000000FF.gz.enc
-//   <prefix>/<database>/wal/<timeline>/<segment>.partial[.gz][.enc]         last segment of a promoted standby
-//   <prefix>/<database>/wal/<timeline>/<segment>.<offset>.backup[.gz][.enc] backup history file
-//   <prefix>/<database>/wal/<timeline>/<timeline>.history[.gz][.enc]        00000002/00000002.history.gz
+//   <prefix>/<database>/wal/<timeline>/<segment>[.zst|.gz|.lz4][.enc]       000000010000000A000000FF.zst.enc
+//   <prefix>/<database>/wal/<timeline>/<segment>.partial[.zst…][.enc]       last segment of a promoted standby
+//   <prefix>/<database>/wal/<timeline>/<segment>.<offset>.backup[.zst…][.enc] backup history file
+//   <prefix>/<database>/wal/<timeline>/<timeline>.history[.zst…][.enc]      00000002/00000002.history.zst
 // The suffixes say how the stored bytes were made, so a reader needs no manifest, and a change of compression
 // or encryption in config never makes an archived file unreadable or archivable twice under two names.
 import { createHash, randomBytes } from 'node:crypto';
@@ -18,7 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import type { KeyRing, KeySource } from '../crypto/keyring.js';
 import { errorMessage } from '../errors.js';
 import { artifactReadStages, writeArtifact } from '../pipeline/artifact.js';
-import type { CompressionSpec } from '../pipeline/compression.js';
+import { algorithmOfSuffix, COMPRESSION_ALGORITHMS, type CompressionAlgorithm, type CompressionSpec, compressionSuffix } from '../pipeline/compression.js';
 import type { ObjectInfo, StorageDriver } from '../storage/types.js';
 import { WalArchiveError, WalConflictError, WalFileError, WalHistoryError } from './errors.js';
 import {
@@ -45,13 +45,14 @@ export interface ArchivedObject {
   name: string;
   /** Its path on the storage target. */
   path: string;
-  compressed: boolean;
+  compression: CompressionAlgorithm;
   encrypted: boolean;
   size: number;
   modifiedAt: Date;
 }
 
-const STORED_SUFFIXES = ['', '.gz', '.enc', '.gz.enc'] as const;
+// Every way a WAL file may be stored: any algorithm (config may have changed since), encrypted or not.
+const STORED_SUFFIXES = COMPRESSION_ALGORITHMS.flatMap((algorithm) => [compressionSuffix(algorithm), `${compressionSuffix(algorithm)}.enc`]);
 
 function joinPath(...parts: string[]): string {
   return parts.filter((p) => p !== '').join('/');
@@ -67,20 +68,22 @@ export function walObjectPath(
   prefix: string,
   database: string,
   name: string,
-  stored: { compressed: boolean; encrypted: boolean },
+  stored: { compression: CompressionAlgorithm; encrypted: boolean },
 ): string {
   const parsed = requireWalName(name);
-  return `${joinPath(walRoot(prefix, database), formatTimeline(parsed.timeline), name)}${stored.compressed ? '.gz' : ''}${stored.encrypted ? '.enc' : ''}`;
+  return `${joinPath(walRoot(prefix, database), formatTimeline(parsed.timeline), name)}${compressionSuffix(stored.compression)}${stored.encrypted ? '.enc' : ''}`;
 }
 
 /** Parses the last part of a stored object's path back into the WAL name and how it is stored. */
-export function parseArchivedObjectName(file: string): { name: string; compressed: boolean; encrypted: boolean } | undefined {
+export function parseArchivedObjectName(file: string): { name: string; compression: CompressionAlgorithm; encrypted: boolean } | undefined {
   let rest = file;
   const encrypted = rest.endsWith('.enc');
   if (encrypted) rest = rest.slice(0, -'.enc'.length);
-  const compressed = rest.endsWith('.gz');
-  if (compressed) rest = rest.slice(0, -'.gz'.length);
-  return parseWalFileName(rest) ? { name: rest, compressed, encrypted } : undefined;
+  // WAL names hold no dot before their own suffixes (.partial, .backup, .history), so the last one is ours or theirs.
+  const dot = rest.lastIndexOf('.');
+  const compression = dot === -1 ? undefined : algorithmOfSuffix(rest.slice(dot));
+  if (compression !== undefined && compression !== 'none') rest = rest.slice(0, dot);
+  return parseWalFileName(rest) ? { name: rest, compression: compression ?? 'none', encrypted } : undefined;
 }
 
 export interface WalTarget {
@@ -136,7 +139,7 @@ export async function pushWalFile(options: PushWalFileOptions): Promise<PushOutc
   }
 
   const objectPath = walObjectPath(options.prefix, options.database, name, {
-    compressed: options.compression.algorithm !== 'none',
+    compression: options.compression.algorithm,
     encrypted: options.encryptionKey !== undefined,
   });
   try {
@@ -374,7 +377,8 @@ async function findArchivedObjects(target: WalTarget, name: string): Promise<Arc
     return infos.flatMap((info, index) => {
       if (!info) return [];
       const suffix = STORED_SUFFIXES[index]!;
-      return [{ name, path: info.path, compressed: suffix.includes('.gz'), encrypted: suffix.includes('.enc'), size: info.size, modifiedAt: info.modifiedAt }];
+      const stored = parseArchivedObjectName(`${name}${suffix}`)!;
+      return [{ name, path: info.path, compression: stored.compression, encrypted: stored.encrypted, size: info.size, modifiedAt: info.modifiedAt }];
     });
   } catch (error) {
     throw archiveFailure(`cannot look up ${name} on ${target.storage.name}`, error);
@@ -398,7 +402,7 @@ function readStagesFor(object: ArchivedObject, keyring: KeyRing | undefined) {
       hints: ['add the key it was encrypted with to encryption.keys'],
     });
   }
-  return artifactReadStages({ compression: object.compressed ? 'gzip' : 'none', keyring, encrypted: object.encrypted });
+  return artifactReadStages({ compression: object.compression, keyring, encrypted: object.encrypted });
 }
 
 /** SHA-256 of an archived object's plain bytes (decrypted, decompressed). */

@@ -8,6 +8,7 @@ import type { Config } from '../config/index.js';
 import { walKeySource } from '../crypto/envelope.js';
 import { keyRingFromConfig } from '../crypto/keyring.js';
 import { errorMessage, UsageError } from '../errors.js';
+import { compressionFor } from '../pipeline/compression.js';
 import { packageRoot } from '../package-root.js';
 import { type FetchOutcome, fetchWalFile, type PushOutcome, pushWalFile } from './archive.js';
 import { DEFAULT_WAL_TIMEOUT_MS, withTimeout } from './timeout.js';
@@ -44,7 +45,7 @@ export async function walPush(config: Config, options: WalPushOptions): Promise<
       prefix: config.storage.prefix,
       database,
       path: options.path,
-      compression: { algorithm: config.backup.compression, level: config.backup.compressionLevel },
+      compression: compressionFor(config.backup, config.databases.find((d) => d.name === database)!),
       encryptionKey: walKeySource(keyring),
       keyring,
       signal,

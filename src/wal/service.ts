@@ -1,5 +1,6 @@
 // WAL archiving inside `pgwarden serve`: one receiver (pg_receivewal + spool pusher) per database with
 // `pitr: true`, all started and stopped together, with their status for metrics and the status page.
+import { compressionFor } from '../pipeline/compression.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
@@ -35,7 +36,7 @@ export function startWalArchiving(config: Config, options: WalArchivingOptions):
         database,
         storage: options.storage,
         prefix: config.storage.prefix,
-        compression: { algorithm: config.backup.compression, level: config.backup.compressionLevel },
+        compression: compressionFor(config.backup, database),
         encryptionKey: walKeySource(options.keyring),
         keyring: options.keyring,
         spoolDir: join(options.spoolRoot, database.name),

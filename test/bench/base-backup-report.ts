@@ -1,19 +1,23 @@
 // Turns the runs of the base-backup benchmark into figures: median and range per operation, the ratios of
 // medians (pgwarden against pg_basebackup -z and pgBackRest, restore-pitr against pgBackRest restore), the
 // stream/verification split of pgwarden's backups, CPU per process, and the Markdown table for a closing note.
-import { type Spread, spread } from './full-backup-report.js';
+import { type Spread, spread } from './bench-run.js';
 
 export type Operation = 'pgwarden' | 'basebackup' | 'pgbackrest1' | 'pgbackrest2' | 'pgwardenRestore' | 'pgbackrestRestore1' | 'pgbackrestRestore2';
 
-export const OPERATION_NAMES: Record<Operation, string> = {
-  pgwarden: 'A. `pgwarden backup base` (gzip 6, backup.jobs 1)',
-  basebackup: 'B. `pg_basebackup -Ft -z -Z 6 -X none -c fast`',
-  pgbackrest1: 'C. pgBackRest full, gz 6, process-max 1',
-  pgbackrest2: 'C. pgBackRest full, gz 6, process-max 2',
-  pgwardenRestore: 'D. `pgwarden restore-pitr --latest --start`',
-  pgbackrestRestore1: 'E. `pgbackrest restore` pm 1 + start until promoted',
-  pgbackrestRestore2: 'E. `pgbackrest restore` pm 2 + start until promoted',
-};
+/** What each operation ran, at the compression of the run (`zstd:3`) and pgwarden's backup.jobs. */
+export function operationNames(compression = 'gzip:6', jobs = 1): Record<Operation, string> {
+  return {
+    pgwarden: `A. \`pgwarden backup base\` (${compression}, backup.jobs ${jobs})`,
+    basebackup: `B. \`pg_basebackup -Ft --compress=client-${compression} -X none -c fast\``,
+    pgbackrest1: `C. pgBackRest full, ${compression}, process-max 1`,
+    pgbackrest2: `C. pgBackRest full, ${compression}, process-max 2`,
+    pgwardenRestore: 'D. `pgwarden restore-pitr --latest --start`',
+    pgbackrestRestore1: 'E. `pgbackrest restore` pm 1 + start until promoted',
+    pgbackrestRestore2: 'E. `pgbackrest restore` pm 2 + start until promoted',
+  };
+}
+const OPERATION_NAMES = operationNames();
 
 export interface OpRun {
   op: Operation;
@@ -218,10 +222,14 @@ export interface ReportContext {
   warmup: string;
   archiving: string;
   restoreCommands: RestoreCommandCost;
+  /** `zstd:3`; absent in results written before compression was a choice (gzip:6). */
+  compression?: string | undefined;
+  jobs?: number | undefined;
 }
 
 export function formatReport(ctx: ReportContext, ops: OpSummary[], ratios: Ratios): string {
   const { machine, database } = ctx;
+  const OPERATION_NAMES = operationNames(ctx.compression, ctx.jobs);
   const get = (op: Operation) => ops.find((o) => o.op === op);
   const lines: string[] = [];
   lines.push(`### Base backup and PITR restore: pgwarden vs \`pg_basebackup -z\` and pgBackRest (${machine.date})`);

@@ -1,35 +1,33 @@
 // Benchmark of physical backups and point-in-time restores on a generated hotel database of ≥ 1 GB, all in one
-// run on one cluster (fsync on, archive_mode on):
-//   A. `pgwarden backup base` (gzip 6, one job: pg_basebackup -Ft -X none → zlib → SHA-256 → file, then the
-//      read-back verification with pg_verifybackup against the archived WAL), stream and verify phases from the
-//      catalog's backup_logs;
-//   B. `pg_basebackup -Ft -z -Z 6 -X none -c fast` into a directory;
-//   C. pgBackRest full backups (gz level 6, process-max 1 and 2) of the same cluster into a repository on the
-//      same disk;
+// run on one cluster (fsync on, archive_mode on), at one compression (--compression, default gzip:6):
+//   A. `pgwarden backup base` (backup.jobs --jobs: pg_basebackup -Ft -X none piped into the compressor on every
+//      core → AES-GCM → SHA-256 → file, then the read-back verification with pg_verifybackup against the archived
+//      WAL), stream and verify phases from the catalog's backup_logs;
+//   B. `pg_basebackup -Ft --compress=client-<algorithm>:<level> -X none -c fast` into a directory;
+//   C. pgBackRest full backups (same algorithm and level, process-max 1 and 2) of the same cluster into a
+//      repository on the same disk;
 //   D. `pgwarden restore-pitr --latest --start` until it returns (recovery finished, connections accepted);
 //   E. `pgbackrest restore --type=default` (process-max 1 and 2) + starting the server until it is promoted.
 // Each tool runs with its own archive_command (see `switchArchive`). Prints a Markdown table and writes
-// test/bench/results/base-backup-<date>.json. See BENCHMARKS.md.
-// Usage: npm run bench:base -- [--scale GB] [--rounds N] [--keep-dir DIR] [--no-warmup]
+// test/bench/results/base-backup-<algorithm><level>-<date>.json. See BENCHMARKS.md.
+// Usage: npm run bench:base -- [--scale GB] [--rounds N] [--keep-dir DIR] [--no-warmup] [--compression zstd:3] [--jobs 2]
 //   --keep-dir DIR  keep the generated cluster in DIR and reuse it next time (saves generating the database)
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { packageRoot } from '../../src/package-root.js';
 import { archiveCommandFor, shellQuote } from '../../src/wal/commands.js';
 import { CLI } from '../helpers/pgwarden.js';
 import { type DatabaseInfo, formatReport, type Machine, type OpRun, type RestoreCommandCost, summarise } from './base-backup-report.js';
 import { BENCH_SETTINGS, type BenchCluster, openBenchCluster } from './bench-cluster.js';
-import { spread } from './full-backup-report.js';
 import { generateHotelDb } from './generate-hotel-db.js';
-import { CLOCK_TICKS, cpuBetween, peakUtilisation, type SamplerResult, startSampler } from './process-sampler.js';
+import { cpuBetween, peakUtilisation, type SamplerResult } from './process-sampler.js';
+import { createBenchRunner, directoryBytes, freePort, sourceCommit, spread, writeResults as writeResultsFile } from './bench-run.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,37 +35,31 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'keep-dir': { type: 'string' },
     'no-warmup': { type: 'boolean', default: false },
+    compression: { type: 'string', default: 'gzip:6' },
+    jobs: { type: 'string', default: '1' },
   },
 });
 const scale = Number(args.scale);
 const rounds = Number(args.rounds);
-if (!(scale > 0) || !(rounds >= 1)) {
-  console.error('usage: npm run bench:base -- [--scale GB] [--rounds N] [--keep-dir DIR] [--no-warmup]');
+const [algorithm = '', levelText = ''] = args.compression.split(':');
+const compression = { algorithm: algorithm as 'zstd' | 'gzip' | 'lz4', level: Number(levelText) };
+const jobs = Number(args.jobs);
+if (!(scale > 0) || !(rounds >= 1) || !['zstd', 'gzip', 'lz4'].includes(compression.algorithm) || !Number.isInteger(compression.level) || !(jobs >= 1)) {
+  console.error('usage: npm run bench:base -- [--scale GB] [--rounds N] [--keep-dir DIR] [--no-warmup] [--compression zstd:3|gzip:6|lz4:1] [--jobs N]');
   process.exit(2);
 }
+/** pgBackRest's name for each algorithm (compress-type). */
+const PGBACKREST_TYPE = { zstd: 'zst', gzip: 'gz', lz4: 'lz4' } as const;
 
 const DB_NAME = 'hotel';
 const CATALOG_NAME = 'pgwarden_basebench_catalog';
 const STANZA = 'bench';
-const COMPRESSION_LEVEL = 6;
 const SERVER_USER = 'postgres';
 const log = (line: string) => console.error(`[bench] ${new Date().toISOString().slice(11, 19)} ${line}`);
 
-// Ctrl-C: abort whatever runs (its process group is killed), then clean up below, then exit.
-const abort = new AbortController();
-const running = new Set<ChildProcess>();
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    if (abort.signal.aborted) {
-      log(`${signal} again: exiting now`);
-      for (const child of running) killGroup(child, 'SIGKILL');
-      process.exit(130);
-    }
-    log(`${signal}: stopping, cleaning up`);
-    abort.abort(new Error(`interrupted by ${signal}`));
-    for (const child of running) killGroup(child, 'SIGTERM');
-  });
-}
+const runner = createBenchRunner({ log });
+const abort = { signal: runner.signal };
+const runTimed = runner.runTimed;
 
 /** Data directories of restored servers that may be running: stopped and removed in `finally`. */
 const restoredDirs = new Set<string>();
@@ -131,23 +123,25 @@ try {
   const { ops, ratios } = summarise(runs);
   const clusterBytes = runs.find((r) => r.op === 'pgwarden')?.rawBytes ?? 0;
   const archiving =
-    'Archiving: each tool with its own archive_command, as its users run it — `pgwarden wal-push` (gzip 6) while A, B and D run, ' +
-    '`pgbackrest archive-push` (gz 6) while C and E run; between the phases `pg_switch_wal()`, wait until pg_wal/archive_status holds no ' +
+    `Compression ${compression.algorithm} level ${compression.level}, pgwarden backup.jobs ${jobs}. ` +
+    `Archiving: each tool with its own archive_command, as its users run it — \`pgwarden wal-push\` (${args.compression}) while A, B and D run, ` +
+    `\`pgbackrest archive-push\` (${args.compression}) while C and E run; ` +
+    'between the phases `pg_switch_wal()`, wait until pg_wal/archive_status holds no ' +
     '.ready file (every completed segment is in the archive of the tool that was active), then ALTER SYSTEM SET archive_command + ' +
     'pg_reload_conf(). So each archive holds an unbroken chain from its own backups on. pg_basebackup -X none (B) runs in pgwarden\'s ' +
     'phase: like A, it waits at its end until the server archived its last segment through wal-push. Restores recover to the end of ' +
     'their own archive (pgwarden: the base backup of A; pgBackRest: the latest full of C) with archive_mode=off on the copy, ' +
     'into new directories on the same disk; each restored server is stopped (immediate) and removed after.';
-  const text = formatReport({ machine, database: db, clusterBytes, rounds, warmup, archiving, restoreCommands }, ops, ratios);
+  const text = formatReport({ machine, database: db, clusterBytes, rounds, warmup, archiving, restoreCommands, compression: args.compression, jobs }, ops, ratios);
   console.log(`\n${text}\n`);
-  const file = await writeResults({ machine, database: db, clusterBytes, rounds, warmup, archiving, ratios, restoreCommands, ops, runs, report: text });
+  const file = await writeResults({ machine, database: db, compression, jobs, clusterBytes, rounds, warmup, archiving, ratios, restoreCommands, ops, runs, report: text });
   console.log(`Results: ${file}`);
   log(`whole run ${((performance.now() - started) / 1000 / 60).toFixed(1)} min`);
 } catch (error) {
   failed = true;
   console.error(abort.signal.aborted ? `[bench] aborted: ${(abort.signal.reason as Error).message}` : error);
 } finally {
-  for (const child of running) killGroup(child, 'SIGKILL');
+  runner.killAll('SIGKILL');
   for (const dir of restoredDirs) await stopRestored(dir).catch(() => {});
   if (cluster && keptCluster) {
     // A kept cluster must not keep WAL for an archive_command that points into the removed work directory.
@@ -230,15 +224,6 @@ function describeMachine(cluster: BenchCluster, settings: Record<string, string>
   };
 }
 
-/** The pgwarden commit measured: git's HEAD (+ "dirty" when src/ has changes), or $PGWARDEN_BENCH_COMMIT for a snapshot. */
-function sourceCommit(): string {
-  const git = (argv: string[]) => spawnSync('git', ['-C', packageRoot(), ...argv], { encoding: 'utf8' });
-  const head = git(['rev-parse', '--short', 'HEAD']);
-  if (head.status !== 0) return process.env['PGWARDEN_BENCH_COMMIT'] ?? 'unknown';
-  const dirty = git(['status', '--porcelain', '--', 'src']).stdout.trim() !== '';
-  return `${head.stdout.trim()}${dirty ? ' (src/ modified)' : ''}`;
-}
-
 // ---- setup ----
 
 interface RunSetup {
@@ -273,7 +258,7 @@ async function prepareRuns(cluster: BenchCluster, workDir: string): Promise<RunS
       'databases:',
       `  - { name: ${DB_NAME}, url: "${cluster.url(DB_NAME)}", pitr: true }`,
       `storage: { local: { path: "${pgwardenStorage}" } }`,
-      `backup: { compression: gzip, compressionLevel: ${COMPRESSION_LEVEL}, jobs: 1, pgBinDir: "${cluster.binDir}" }`,
+      `backup: { compression: ${compression.algorithm}, compressionLevel: ${compression.level}, jobs: ${jobs}, pgBinDir: "${cluster.binDir}" }`,
       'logLevel: warn',
     ].join('\n')}\n`,
     { mode: 0o644 },
@@ -297,8 +282,8 @@ async function prepareRuns(cluster: BenchCluster, workDir: string): Promise<RunS
       `spool-path=${spoolPath}`,
       'log-level-console=warn',
       'log-level-file=off',
-      'compress-type=gz',
-      `compress-level=${COMPRESSION_LEVEL}`,
+      `compress-type=${PGBACKREST_TYPE[compression.algorithm]}`,
+      `compress-level=${compression.level}`,
       'process-max=1',
       'start-fast=y',
       '',
@@ -475,7 +460,7 @@ async function runPgwardenBase(setup: RunSetup, round: number): Promise<OpRun> {
 async function runBasebackup(setup: RunSetup, round: number): Promise<OpRun> {
   const dir = join(setup.workDir, 'pg_basebackup-out');
   await rm(dir, { recursive: true, force: true });
-  const argv = ['-D', dir, '-Ft', '-z', '-Z', String(COMPRESSION_LEVEL), '-X', 'none', '-c', 'fast', '-d', setup.cluster.url(DB_NAME)];
+  const argv = ['-D', dir, '-Ft', `--compress=client-${compression.algorithm}:${compression.level}`, '-X', 'none', '-c', 'fast', '-d', setup.cluster.url(DB_NAME)];
   const timed = await runTimed(join(setup.cluster.binDir, 'pg_basebackup'), argv, {}, setup.postmasterPid);
   const storedBytes = await directoryBytes(dir);
   await rm(dir, { recursive: true, force: true });
@@ -701,75 +686,6 @@ async function measureRestoreCommands(setup: RunSetup, runs = 5): Promise<Restor
 
 // ---- running and sampling ----
 
-interface TimedRun {
-  wallSeconds: number;
-  /** Epoch ms, comparable with the catalog's timestamps. */
-  started: number;
-  ended: number;
-  sampled: SamplerResult;
-  stdout: string;
-  /** CPU the rest of the machine used meanwhile (other users' work, the sampler itself): noise to report. */
-  otherCpuSeconds: number;
-}
-
-/** Runs a program in its own process group, sampling its process tree and the server, and fails on a non-zero exit. */
-async function runTimed(program: string, argv: string[], env: NodeJS.ProcessEnv, serverPid: number): Promise<TimedRun> {
-  abort.signal.throwIfAborted();
-  await waitForQuiet();
-  const busyBefore = machineBusySeconds();
-  const started = performance.timeOrigin + performance.now();
-  const child = spawn(program, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true, cwd: '/' });
-  running.add(child);
-  const sampler = startSampler({ rootPid: child.pid!, serverPid });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-8192);
-  });
-  const code = await new Promise<number | null>((done, fail) => {
-    child.once('error', fail);
-    child.once('close', (exitCode) => done(exitCode));
-  });
-  const ended = performance.timeOrigin + performance.now();
-  running.delete(child);
-  const sampled = sampler.stop();
-  const last = sampled.samples.at(-1)?.series ?? {};
-  const ours = Object.values(last).reduce((sum, x) => sum + x, 0);
-  const otherCpuSeconds = Math.max(0, machineBusySeconds() - busyBefore - ours);
-  abort.signal.throwIfAborted();
-  if (code !== 0) throw new Error(`${program} ${argv.slice(-6).join(' ')} exited with ${code}:\n${stderr}\n${stdout.slice(-2000)}`);
-  return { wallSeconds: (ended - started) / 1000, started, ended, sampled, stdout, otherCpuSeconds };
-}
-
-/**
- * The machine is shared: before a timed run, wait (up to 10 s) for a second in which other processes keep less
- * than a quarter of a core busy. What still happens during a run is reported as noise.
- */
-async function waitForQuiet(): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    abort.signal.throwIfAborted();
-    const before = machineBusySeconds();
-    await sleep(1000);
-    const busy = machineBusySeconds() - before;
-    if (busy < 0.25) return;
-    if (Date.now() > deadline) {
-      log(`the machine stayed busy (${busy.toFixed(2)} cores used by other processes); running anyway`);
-      return;
-    }
-  }
-}
-
-/** CPU time the whole machine has been busy since boot (/proc/stat: all but idle and iowait), seconds. */
-function machineBusySeconds(): number {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
-  return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;
-}
-
 /**
  * CPU seconds per process name and `server`, over the whole run. The root process is `main`/`threads` when it is
  * pgwarden's node process; any other root (pg_basebackup, runuser) is counted under its own name.
@@ -798,42 +714,8 @@ function peakRss(sampled: SamplerResult): Record<string, number> {
   return out;
 }
 
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  try {
-    if (child.pid !== undefined) process.kill(-child.pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
-async function directoryBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    total += entry.isDirectory() ? await directoryBytes(path) : (await stat(path)).size;
-  }
-  return total;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => done(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
 // ---- results ----
 
-async function writeResults(results: Record<string, unknown>): Promise<string> {
-  const dir = join(packageRoot(), 'test', 'bench', 'results');
-  await mkdir(dir, { recursive: true });
-  const date = new Date().toISOString().slice(0, 10);
-  let file = join(dir, `base-backup-${date}.json`);
-  for (let n = 2; existsSync(file); n++) file = join(dir, `base-backup-${date}-${n}.json`);
-  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
-  return file;
+function writeResults(results: Record<string, unknown>): Promise<string> {
+  return writeResultsFile(`base-backup-${compression.algorithm}${compression.level}`, results);
 }

@@ -1,6 +1,11 @@
 // Turns the runs of the full-backup benchmark into figures: median and range per configuration, the ratios
 // of medians against the shell pipeline, CPU per process and phase, and the Markdown table for a closing note.
 
+import { type Spread, spread } from './bench-run.js';
+
+export type { Spread };
+export { spread };
+
 export interface BaselineRun {
   kind: 'baseline';
   level: number;
@@ -58,12 +63,6 @@ export interface FloorRun {
   wallSeconds: number;
   bytes: number;
   cpuSeconds: Record<string, number>;
-}
-
-export interface Spread {
-  median: number;
-  min: number;
-  max: number;
 }
 
 export interface ConfigSummary {
@@ -126,13 +125,6 @@ export interface DatabaseInfo {
 
 // The issue's targets. Memory is in MB (10^6 bytes) as the issue states it, and so are all RSS figures printed.
 export const TARGETS = { wallRatio: 1.1, peakRssBytes: 150e6 };
-
-export function spread(values: number[]): Spread {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { median, min: sorted[0] ?? Number.NaN, max: sorted[sorted.length - 1] ?? Number.NaN };
-}
 
 function medianOf(records: Record<string, number>[]): Record<string, number> {
   const names = new Set(records.flatMap((r) => Object.keys(r)));

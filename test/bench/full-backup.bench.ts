@@ -6,7 +6,7 @@
 //   --keep-dir DIR  keep the generated cluster in DIR and reuse it next time (saves generating the database)
 //   --cpu-prof      after the timed rounds, one untimed run per configuration under node --cpu-prof, summarised
 //   --report FILE   print the table of a results file written earlier, and exit
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -14,7 +14,6 @@ import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { packageRoot } from '../../src/package-root.js';
 import { CLI, printedIds } from '../helpers/pgwarden.js';
 import { BENCH_SETTINGS, type BenchCluster, openBenchCluster } from './bench-cluster.js';
 import {
@@ -28,7 +27,8 @@ import {
   summarise,
 } from './full-backup-report.js';
 import { generateHotelDb } from './generate-hotel-db.js';
-import { CLOCK_TICKS, cpuBetween, peakRssBetween, peakUtilisation, type SamplerResult, startSampler } from './process-sampler.js';
+import { cpuBetween, peakRssBetween, peakUtilisation } from './process-sampler.js';
+import { byComm, createBenchRunner, quote, resultsDir, stamp, writeResults as writeResultsFile } from './bench-run.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -74,21 +74,9 @@ const DB_NAME = 'hotel';
 const CATALOG_NAME = 'pgwarden_bench_catalog';
 const log = (line: string) => console.error(`[bench] ${line}`);
 
-// Ctrl-C: abort whatever runs (its process group is killed), then clean up below, then exit.
-const abort = new AbortController();
-const running = new Set<ChildProcess>();
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    if (abort.signal.aborted) {
-      log(`${signal} again: exiting now`);
-      for (const child of running) killGroup(child, 'SIGKILL');
-      process.exit(130);
-    }
-    log(`${signal}: stopping, cleaning up`);
-    abort.abort(new Error(`interrupted by ${signal}`));
-    for (const child of running) killGroup(child, 'SIGTERM');
-  });
-}
+const runner = createBenchRunner({ log, quietTimeoutMs: 60_000, cwd: process.cwd() });
+const abort = { signal: runner.signal };
+const runTimed = runner.runTimed;
 
 let cluster: BenchCluster | undefined;
 let workDir: string | undefined;
@@ -141,7 +129,7 @@ try {
   failed = true;
   console.error(abort.signal.aborted ? `[bench] aborted: ${(abort.signal.reason as Error).message}` : error);
 } finally {
-  for (const child of running) killGroup(child, 'SIGKILL');
+  runner.killAll('SIGKILL');
   if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
   await cluster?.close().catch((error: unknown) => console.error('[bench] could not stop the cluster:', error));
 }
@@ -355,96 +343,6 @@ async function runPgwarden(setup: RunSetup, level: number, encrypted: boolean, r
   };
 }
 
-interface TimedRun {
-  wallSeconds: number;
-  /** Epoch ms, comparable with the catalog's timestamps. */
-  started: number;
-  ended: number;
-  sampled: SamplerResult;
-  stdout: string;
-  /** CPU the rest of the machine used meanwhile (other users' work, the sampler itself): noise to report. */
-  otherCpuSeconds: number;
-}
-
-/** Runs a program in its own process group, sampling its process tree and the server, and fails on a non-zero exit. */
-async function runTimed(program: string, argv: string[], env: NodeJS.ProcessEnv, serverPid: number): Promise<TimedRun> {
-  abort.signal.throwIfAborted();
-  await waitForQuiet();
-  const busyBefore = machineBusySeconds();
-  const started = performance.timeOrigin + performance.now();
-  const child = spawn(program, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  running.add(child);
-  const sampler = startSampler({ rootPid: child.pid!, serverPid });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-8192);
-  });
-  const code = await new Promise<number | null>((done, fail) => {
-    child.once('error', fail);
-    child.once('close', (exitCode) => done(exitCode));
-  });
-  const ended = performance.timeOrigin + performance.now();
-  running.delete(child);
-  const sampled = sampler.stop();
-  const last = sampled.samples.at(-1)?.series ?? {};
-  const ours = Object.values(last).reduce((sum, x) => sum + x, 0);
-  const otherCpuSeconds = Math.max(0, machineBusySeconds() - busyBefore - ours);
-  abort.signal.throwIfAborted();
-  if (code !== 0) throw new Error(`${program} ${argv.slice(-4).join(' ')} exited with ${code}:\n${stderr}`);
-  return { wallSeconds: (ended - started) / 1000, started, ended, sampled, stdout, otherCpuSeconds };
-}
-
-/**
- * The machine is shared: before a timed run, wait (up to 60 s) for a second in which other processes keep less
- * than a quarter of a core busy, so runs start on an idle machine. What still happens during a run is reported.
- */
-async function waitForQuiet(): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    abort.signal.throwIfAborted();
-    const before = machineBusySeconds();
-    await new Promise((done) => setTimeout(done, 1000));
-    const busy = machineBusySeconds() - before;
-    if (busy < 0.25) return;
-    if (Date.now() > deadline) {
-      log(`the machine stayed busy (${busy.toFixed(2)} cores used by other processes); running anyway`);
-      return;
-    }
-  }
-}
-
-/** CPU time the whole machine has been busy since boot (/proc/stat: all but idle and iowait), seconds. */
-function machineBusySeconds(): number {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
-  return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  try {
-    if (child.pid !== undefined) process.kill(-child.pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
-function byComm(sampled: SamplerResult, field: 'cpuSeconds' | 'peakRssBytes', combine: 'sum' | 'max' = 'sum'): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const p of sampled.processes) {
-    if (p.comm === 'bash') continue;
-    out[p.comm] = combine === 'sum' ? (out[p.comm] ?? 0) + p[field] : Math.max(out[p.comm] ?? 0, p[field]);
-  }
-  return out;
-}
-
-function quote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
 // ---- CPU profiles ----
 
 interface ProfileSummary {
@@ -525,19 +423,6 @@ function pct(fraction: number): string {
 
 // ---- results ----
 
-function resultsDir(): string {
-  return join(packageRoot(), 'test', 'bench', 'results');
-}
-
-function stamp(): string {
-  return new Date().toISOString().slice(0, 19).replace(/:/g, '');
-}
-
 async function writeResults(results: SavedResults & Record<string, unknown>): Promise<string> {
-  await mkdir(resultsDir(), { recursive: true });
-  const date = new Date().toISOString().slice(0, 10);
-  let file = join(resultsDir(), `full-backup-${date}.json`);
-  for (let n = 2; existsSync(file); n++) file = join(resultsDir(), `full-backup-${date}-${n}.json`);
-  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
-  return file;
+  return writeResultsFile('full-backup', results);
 }

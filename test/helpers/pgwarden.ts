@@ -59,6 +59,9 @@ export interface DatabaseEntry {
   pitr?: boolean;
   /** Per-database schedule overrides by kind, e.g. full → a per-second cron pattern in tests. */
   schedules?: Record<string, string>;
+  /** Per-database compression overrides. */
+  compression?: string;
+  compressionLevel?: number;
 }
 
 export interface ConfigOverrides {
@@ -107,7 +110,8 @@ export async function setupWarden(hooks: CleanupHooks, cluster: Cluster, initial
       ...databases.map((d) => {
         const standbys = d.standbys ? `, standbys: [${d.standbys.map((sb) => `{ name: "${sb.name}", url: "${sb.url}" }`).join(', ')}]` : '';
         const schedules = d.schedules ? `, schedules: { ${Object.entries(d.schedules).map(([k, v]) => `${k}: "${v}"`).join(', ')} }` : '';
-        return `  - { name: "${d.name}", url: "${d.url}"${d.pitr ? ', pitr: true' : ''}${standbys}${schedules} }`;
+        const compression = `${d.compression ? `, compression: ${d.compression}` : ''}${d.compressionLevel !== undefined ? `, compressionLevel: ${d.compressionLevel}` : ''}`;
+        return `  - { name: "${d.name}", url: "${d.url}"${d.pitr ? ', pitr: true' : ''}${standbys}${schedules}${compression} }`;
       }),
       `storage: { ${[overrides.noLocal ? '' : `local: { path: "${overrides.storagePath ?? storageDir}" }`, overrides.storageTargets ?? ''].filter(Boolean).join(', ')} }`,
       ...(keys.length > 0 || overrides.kms ? ['encryption:'] : []),

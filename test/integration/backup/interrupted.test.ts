@@ -20,7 +20,7 @@ it('marks a run killed mid-dump as interrupted at the next start and removes its
     [],
     'busy',
   );
-  const warden = await setupWarden(t, pg, { databases: [{ name: 'busy', url }], extra: 'backup: { compressionLevel: 9 }' });
+  const warden = await setupWarden(t, pg, { databases: [{ name: 'busy', url }], extra: 'backup: { compression: gzip, compressionLevel: 9 }' });
 
   const child = spawn(process.execPath, [CLI, '--config', warden.configPath, 'backup', 'full'], { stdio: 'ignore' });
   t.after(() => child.kill('SIGKILL'));

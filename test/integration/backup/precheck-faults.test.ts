@@ -119,7 +119,7 @@ describe('failed pre-checks and storage faults', () => {
       assert.equal(result.code, 1, result.stderr);
       const [record] = JSON.parse(result.stdout);
       assert.equal(record.status, 'failed');
-      assert.match(record.error, /storage target local: no space left on .*tiny while writing big_blobs\/full\/.*\/dump\.pgc\.gz/);
+      assert.match(record.error, /storage target local: no space left on .*tiny while writing big_blobs\/full\/.*\/dump\.pgc\.zst/);
       assert.deepEqual(await listFiles(mountPoint), [], 'the partial file was removed');
       const [row] = await warden.query<{ status: string; error: string }>('SELECT status, error FROM pgwarden.database_backups');
       assert.equal(row?.status, 'failed');

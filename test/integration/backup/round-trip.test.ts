@@ -21,11 +21,11 @@ describe('full backup round trip', () => {
     assert.ok(id, `no backup id printed: ${backup.stdout}`);
 
     const files = await warden.storageFiles();
-    assert.deepEqual(files, [`awkward/full/${id}/dump.pgc.gz`, `awkward/full/${id}/manifest.json`]);
+    assert.deepEqual(files, [`awkward/full/${id}/dump.pgc.zst`, `awkward/full/${id}/manifest.json`]);
     const manifest = JSON.parse(await readFile(join(warden.storageDir, 'awkward', 'full', id, 'manifest.json'), 'utf8'));
     assert.equal(manifest.verification.ok, true);
     assert.equal(manifest.artifact.encryption, null);
-    assert.equal(manifest.artifact.compression.algorithm, 'gzip');
+    assert.deepEqual(manifest.artifact.compression, { algorithm: 'zstd', level: 3 });
 
     const targetUrl = await pg().createDatabase('awkward_plain_restored');
     const restore = await warden.run(['restore', id, '--target-url', targetUrl, '--json']);
@@ -69,7 +69,7 @@ describe('full backup round trip', () => {
     assert.equal(record.status, 'succeeded');
     assert.equal(record.error, null);
     const id: string = record.backup_id;
-    const stored = await readFile(join(warden.storageDir, 'awkward', 'full', id, 'dump.pgc.gz.enc'));
+    const stored = await readFile(join(warden.storageDir, 'awkward', 'full', id, 'dump.pgc.zst.enc'));
     assert.equal(stored.subarray(0, 6).toString(), 'PGWENC');
     // The plaintext must not leak: the fixture's table name is not in the stored bytes.
     assert.equal(stored.includes(Buffer.from('Room Rates')), false);
@@ -105,7 +105,7 @@ describe('full backup round trip', () => {
     const backup = await warden.run(['backup', 'full']);
     assert.equal(backup.code, 0, backup.stderr);
     const id = printedIds(backup)[0]!;
-    assert.deepEqual(await warden.storageFiles(), [`awkward/full/${id}/dump.tar.gz.enc`, `awkward/full/${id}/manifest.json`]);
+    assert.deepEqual(await warden.storageFiles(), [`awkward/full/${id}/dump.tar.zst.enc`, `awkward/full/${id}/manifest.json`]);
     const manifest = JSON.parse(await readFile(join(warden.storageDir, 'awkward', 'full', id, 'manifest.json'), 'utf8'));
     assert.equal(manifest.artifact.format, 'directory-tar');
     assert.equal(manifest.verification.ok, true);
@@ -120,7 +120,7 @@ describe('full backup round trip', () => {
       assert.deepEqual(fingerprintDiff(expected, await tableFingerprints(targetUrl)), []);
     }
 
-    const artifact = join(warden.storageDir, 'awkward', 'full', id, 'dump.tar.gz.enc');
+    const artifact = join(warden.storageDir, 'awkward', 'full', id, 'dump.tar.zst.enc');
     const bytes = await readFile(artifact);
     bytes[Math.floor(bytes.length / 3)]! ^= 0x01;
     await writeFile(artifact, bytes);

@@ -26,7 +26,7 @@ describe('verify catches damaged backups', () => {
     assert.equal(backup.code, 0, backup.stderr);
     const id = printedIds(backup)[0]!;
     const dir = join(warden.storageDir, name, 'full', id);
-    const artifact = join(dir, encrypt ? 'dump.pgc.gz.enc' : 'dump.pgc.gz');
+    const artifact = join(dir, encrypt ? 'dump.pgc.zst.enc' : 'dump.pgc.zst');
     const manifest = join(dir, 'manifest.json');
     const pristine = join(warden.dir, 'pristine');
     await cp(dir, pristine, { recursive: true });
@@ -68,7 +68,7 @@ describe('verify catches damaged backups', () => {
       await expectVerifyFailure(warden, id, /is truncated: \d+ bytes stored, the manifest records \d+/);
       await reset();
 
-      // Header, early, middle, the last bytes (gzip trailer or last GCM tag).
+      // Header, early, middle, the last bytes (zstd frame end or last GCM tag).
       for (const offset of [2, 40, Math.floor(size / 2), -3]) {
         await flipBit(artifact, offset);
         await expectVerifyFailure(warden, id, /does not match its checksum: sha256 [0-9a-f]{64}, the manifest records [0-9a-f]{64}/);
@@ -76,7 +76,7 @@ describe('verify catches damaged backups', () => {
       }
 
       await rm(artifact);
-      await expectVerifyFailure(warden, id, /artifact local:.*dump\.pgc\.gz.* is missing/);
+      await expectVerifyFailure(warden, id, /artifact local:.*dump\.pgc\.zst.* is missing/);
       await reset();
 
       const again = await warden.run(['verify', id]);

@@ -18,7 +18,7 @@ describe('pgwarden CLI', () => {
       ['catalog: { url: "postgres://h/c" }\ndatabases: []\nstorage: { local: { path: /tmp } }\n', /databases: /],
       ['catalog: { url: "postgres://h/c" }\ndatabases: [ { name: a } ]\nstorage: { local: { path: /tmp } }\n', /databases\[0\]\.url: required/],
       ['catalog: { url: "postgres://h/c" }\ndatabases: [ { name: a, url: "postgres://h/a" } ]\nstorage: { local: { path: /tmp } }\nrentention: { fullDays: 3 }\n', /rentention: unknown key \(did you mean "retention"\?\)/],
-      ['catalog: { url: "postgres://h/c" }\ndatabases: [ { name: a, url: "postgres://h/a" } ]\nstorage: { local: { path: /tmp } }\nbackup: { compressionLevel: 12 }\n', /backup\.compressionLevel: /],
+      ['catalog: { url: "postgres://h/c" }\ndatabases: [ { name: a, url: "postgres://h/a" } ]\nstorage: { local: { path: /tmp } }\nbackup: { compressionLevel: 20 }\n', /backup\.compressionLevel: /],
       ['catalog: [\n', /line \d+/],
     ];
     for (const [text, pattern] of cases) {

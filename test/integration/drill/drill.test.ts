@@ -158,14 +158,14 @@ describe('restore drills', () => {
 
   it('fails a drill of a damaged artifact with the reason, records it, drops the scratch database, and alerts', async (t) => {
     const { warden, sourceUrl, id } = await backedUp(t, cluster(), 'drill_damaged');
-    const artifact = join(warden.storageDir, 'awkward', 'full', id, 'dump.pgc.gz');
+    const artifact = join(warden.storageDir, 'awkward', 'full', id, 'dump.pgc.zst');
     const bytes = await readFile(artifact);
     bytes[Math.floor(bytes.length / 2)]! ^= 0x10;
     await writeFile(artifact, bytes);
 
     const drill = await warden.run(['drill']);
     assert.equal(drill.code, 1, drill.stdout);
-    assert.match(drill.stdout, new RegExp(`^awkward: backup ${id}: FAILED after [0-9.]+s: artifact local:awkward/full/${id}/dump\\.pgc\\.gz does not match its checksum`));
+    assert.match(drill.stdout, new RegExp(`^awkward: backup ${id}: FAILED after [0-9.]+s: artifact local:awkward/full/${id}/dump\\.pgc\\.zst does not match its checksum`));
     assert.doesNotMatch(`${drill.stdout}${drill.stderr}`, /\n\s+at /, 'no stack trace');
     assert.deepEqual(await scratchDatabases(cluster()), [], 'the scratch database is dropped after a failure too');
 

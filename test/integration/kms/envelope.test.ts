@@ -29,7 +29,7 @@ async function seal(data: Buffer, key: EncryptionKey): Promise<Buffer> {
   return sink.received();
 }
 
-async function open(data: Buffer, ring: KeyRing, stages?: () => import('node:stream').Transform[]): Promise<Buffer> {
+async function open(data: Buffer, ring: KeyRing, stages?: () => import('node:stream').Duplex[]): Promise<Buffer> {
   const sink = collector();
   await pipeline([Readable.from([data.subarray(0, 5), data.subarray(5, 40), data.subarray(40)]), ...(stages ? stages() : [createDecryptStream(ring)]), sink]);
   return sink.received();

@@ -87,8 +87,8 @@ describe('point-in-time recovery', () => {
     const base = await ok(warden.run(['backup', 'base']), 'base backup');
     assert.equal(ids(base, 'base').length, 1);
     const files = await warden.storageFiles();
-    assert.ok(files.some((f) => /^hotel\/base\/.*\/base\.tar\.gz\.enc$/.test(f)), files.join('\n'));
-    assert.ok(files.some((f) => /^hotel\/wal\/00000001\/[0-9A-F]{24}\.gz\.enc$/.test(f)), 'WAL is archived, compressed and encrypted');
+    assert.ok(files.some((f) => /^hotel\/base\/.*\/base\.tar\.zst\.enc$/.test(f)), files.join('\n'));
+    assert.ok(files.some((f) => /^hotel\/wal\/00000001\/[0-9A-F]{24}\.zst\.enc$/.test(f)), 'WAL is archived, compressed and encrypted');
 
     const afterFirst = await insertAndMark(primary, 'first');
     await sleep(1100);
@@ -170,10 +170,10 @@ describe('point-in-time recovery', () => {
       await primary.query('SELECT pg_switch_wal()', [], 'hotel');
     }
     await ok(warden.run(['backup', 'incremental']), 'first incremental');
-    const segments = (await warden.storageFiles()).filter((f) => /^hotel\/wal\/00000001\/[0-9A-F]{24}\.gz$/.test(f));
+    const segments = (await warden.storageFiles()).filter((f) => /^hotel\/wal\/00000001\/[0-9A-F]{24}\.zst$/.test(f));
     assert.ok(segments.length >= 4, segments.join(', '));
     const victim = segments[segments.length - 2]!;
-    const victimName = victim.split('/').at(-1)!.replace('.gz', '');
+    const victimName = victim.split('/').at(-1)!.replace('.zst', '');
     await rm(join(warden.storageDir, victim));
 
     await insertAndMark(primary, 'd');
@@ -225,8 +225,8 @@ describe('point-in-time recovery', () => {
     const incremental = await ok(warden.run(['backup', 'incremental', '--json']), 'incremental on timeline 2');
     assert.match(JSON.parse(incremental.stdout)[0].backup_id, /-incremental-/);
     const files = await warden.storageFiles();
-    assert.ok(files.includes('hotel/wal/00000002/00000002.history.gz') || files.some((f) => /00000002\.history/.test(f)), files.join('\n'));
-    assert.ok(files.some((f) => /^hotel\/wal\/00000002\/00000002[0-9A-F]{16}\.gz$/.test(f)), 'segments on timeline 2 are archived');
+    assert.ok(files.includes('hotel/wal/00000002/00000002.history.zst') || files.some((f) => /00000002\.history/.test(f)), files.join('\n'));
+    assert.ok(files.some((f) => /^hotel\/wal\/00000002\/00000002[0-9A-F]{16}\.zst$/.test(f)), 'segments on timeline 2 are archived');
 
     assert.deepEqual(await recoverAndQuery(t, warden, ['--latest'], 'SELECT v FROM stays ORDER BY id'), ['before failover', 'after failover']);
   });

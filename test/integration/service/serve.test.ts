@@ -110,7 +110,7 @@ describe('pgwarden serve', () => {
     );
     const warden = await setupWarden(t, pg, {
       databases: [{ name: 'busy', url, schedules: { full: '0 0 1 1 *' } }],
-      extra: `${serverYaml(', shutdownGraceSeconds: 1')}\nbackup: { compressionLevel: 9 }`,
+      extra: `${serverYaml(', shutdownGraceSeconds: 1')}\nbackup: { compression: gzip, compressionLevel: 9 }`,
     });
     // An earlier success keeps the catch-up run from starting: this test starts the backup through the API.
     assert.equal((await warden.run(['catalog', 'migrate'])).code, 0);

@@ -1,6 +1,6 @@
 // Push-mode WAL archiving against a real server: archive_command and restore_command are the lines
 // archiveCommandFor/restoreCommandFor produce — in a directory whose name needs quoting — run by the server
-// itself, as its own OS user, in its own environment. The archive is gzip + encrypted.
+// itself, as its own OS user, in its own environment. The archive is zstd + encrypted.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -137,7 +137,7 @@ describe('archive_command = pgwarden wal-push, restore_command = pgwarden wal-fe
     const segments = archive.segments.get(1) ?? [];
     for (const name of switched) {
       assert.ok(segments.includes(name), `${name} is archived (have ${segments.join(', ')})`);
-      assert.equal(archive.objects.get(name)?.path, `app/wal/00000001/${name}.gz.enc`);
+      assert.equal(archive.objects.get(name)?.path, `app/wal/00000001/${name}.zst.enc`);
     }
     // The segment whose push failed at first was retried by the server and is archived too.
     assert.ok(segments.includes(failedFirst), `${failedFirst} was archived on retry`);
@@ -155,7 +155,7 @@ describe('archive_command = pgwarden wal-push, restore_command = pgwarden wal-fe
     assert.equal(again.code, 0, again.stderr);
     assert.equal(again.stderr, '');
 
-    const objectFile = join(warden.storageDir, 'app', 'wal', '00000001', `${name}.gz.enc`);
+    const objectFile = join(warden.storageDir, 'app', 'wal', '00000001', `${name}.zst.enc`);
     const before = await readFile(objectFile);
     const beforeStat = await stat(objectFile);
     const differentDir = join(dir, 'other');

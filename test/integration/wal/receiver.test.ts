@@ -232,7 +232,7 @@ describe('pg_receivewal receiver', () => {
     await eventually('pg_receivewal streams', () => (archiving.status()[0]?.streaming ? true : undefined));
     const name = await switchWal(cluster);
     await eventually(`${name} is archived for "shop"`, async () => ((await listArchivedWal(storage, '', 'shop')).objects.has(name) ? true : undefined));
-    assert.equal((await listArchivedWal(storage, '', 'shop')).objects.get(name)?.path, `shop/wal/00000001/${name}.gz`);
+    assert.equal((await listArchivedWal(storage, '', 'shop')).objects.get(name)?.path, `shop/wal/00000001/${name}.zst`);
     assert.equal((await listArchivedWal(storage, '', 'plain')).objects.size, 0);
     const pid = archiving.status()[0]!.pid!;
     await archiving.stop();

@@ -89,8 +89,17 @@ test('a negative or fractional retention is rejected', () => {
   ]);
 });
 
-test('compressionLevel 12 is out of range', () => {
-  assert.deepEqual(problems(`${MINIMAL}backup: { compressionLevel: 12 }\n`), ['backup.compressionLevel: must be an integer from 0 to 9']);
+test('compressionLevel 12 is out of range for gzip, though zstd takes it', () => {
+  assert.deepEqual(problems(`${MINIMAL}backup: { compression: gzip, compressionLevel: 12 }\n`), ['backup.compressionLevel: must be 0 to 9 for gzip']);
+  assert.equal(parseConfig(`${MINIMAL}backup: { compressionLevel: 12 }\n`, { env: {} }).backup.compressionLevel, 12);
+  assert.deepEqual(problems(`${MINIMAL}backup: { compressionLevel: 20 }\n`), ['backup.compressionLevel: must be an integer from 0 to 19']);
+});
+
+test("a database's compression level is checked against its own algorithm, or the global one it inherits", () => {
+  const db = (extra: string) => `${CATALOG}${DATABASES}${extra}${STORAGE}`;
+  assert.deepEqual(problems(db('    compression: lz4\n    compressionLevel: 15\n')), ['databases[0].compressionLevel: must be 1 to 12 for lz4']);
+  assert.deepEqual(problems(db('    compressionLevel: 0\n')), ['databases[0].compressionLevel: must be 1 to 19 for zstd']);
+  assert.equal(parseConfig(`${db('    compressionLevel: 0\n')}backup: { compression: gzip }\n`, { env: {} }).databases[0]!.compressionLevel, 0);
 });
 
 test('jobs 0 is out of range', () => {
@@ -98,7 +107,7 @@ test('jobs 0 is out of range', () => {
 });
 
 test('an unknown compression is rejected, listing the choices', () => {
-  assert.deepEqual(problems(`${MINIMAL}backup: { compression: zstd }\n`), ['backup.compression: must be one of gzip, none (got "zstd")']);
+  assert.deepEqual(problems(`${MINIMAL}backup: { compression: brotli }\n`), ['backup.compression: must be one of zstd, gzip, lz4, none (got "brotli")']);
 });
 
 test('a cron expression with the wrong number of fields is rejected', () => {
@@ -268,14 +277,14 @@ test('a file that is not a mapping is rejected at the root', () => {
 });
 
 test('every problem is reported at once, one line each', () => {
-  const text = `${CATALOG.replace('postgres:', 'http:')}databases:\n  - { name: a }\n  - { name: a, url: "postgres://h/a" }\nstorage: {}\nbackup: { jobs: 0, compressionLevel: 12 }\nrentention: {}\n`;
+  const text = `${CATALOG.replace('postgres:', 'http:')}databases:\n  - { name: a }\n  - { name: a, url: "postgres://h/a" }\nstorage: {}\nbackup: { jobs: 0, compressionLevel: 20 }\nrentention: {}\n`;
   const error = rejection(text);
   assert.deepEqual(error.problems, [
     'catalog.url: must be a postgres:// or postgresql:// URL, not http://',
     'databases[0].url: required',
     'databases[1].name: duplicate database name "a" (first used at index 0)',
     'storage: configure at least one target (local, s3 or gcs)',
-    'backup.compressionLevel: must be an integer from 0 to 9',
+    'backup.compressionLevel: must be an integer from 0 to 19',
     'backup.jobs: must be an integer from 1 to 64',
     'rentention: unknown key (did you mean "retention"?)',
   ]);

@@ -223,7 +223,7 @@ describe('Dockerfile', () => {
     assert.match(runs(runtime).join('\n'), /install -d -o pgwarden\b[^\n]*\/backups/, '/backups is created for the pgwarden user');
   });
 
-  it('installs postgresql-client-<PG_MAJOR> from apt.postgresql.org, with tar, gzip and ca-certificates', () => {
+  it('installs postgresql-client-<PG_MAJOR> from apt.postgresql.org, with tar, gzip, the compressors and ca-certificates', () => {
     const arg = instructionsOf(runtime, 'ARG').find((i) => /^PG_MAJOR(=|$)/.test(i.args));
     assert.ok(arg, 'ARG PG_MAJOR in the runtime stage');
     assert.match(arg.args, /^PG_MAJOR=\d+$/, 'with a default major');
@@ -231,7 +231,7 @@ describe('Dockerfile', () => {
     assert.ok(runtime.instructions.indexOf(arg) < runtime.instructions.findIndex((i) => i.keyword === 'RUN' && i.args.includes('postgresql-client-')));
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's ARG reference, as written
     assert.ok(install.includes('postgresql-client-${PG_MAJOR}'), 'the client package is named by PG_MAJOR');
-    for (const pkg of ['tar', 'gzip', 'ca-certificates']) assert.match(install, new RegExp(`apt-get install[^;&]*\\s${pkg}\\b`), `installs ${pkg}`);
+    for (const pkg of ['tar', 'gzip', 'zstd', 'pigz', 'lz4', 'ca-certificates']) assert.match(install, new RegExp(`apt-get install[^;&]*\\s${pkg}\\b`), `installs ${pkg}`);
     assert.match(install, /URIs: https:\/\/apt\.postgresql\.org\/pub\/repos\/apt/);
     assert.match(install, /Signed-By: \S+/, 'the PGDG repository is pinned to its signing key');
     assert.match(install, /rm -rf \/var\/lib\/apt\/lists/, 'apt lists are not left in the image');

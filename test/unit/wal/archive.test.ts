@@ -42,6 +42,9 @@ const variants = [
   { label: 'gzip', compression: { algorithm: 'gzip' as const, level: 6 }, encrypted: false, suffix: '.gz' },
   { label: 'encrypted', compression: { algorithm: 'none' as const, level: 0 }, encrypted: true, suffix: '.enc' },
   { label: 'gzip + encrypted', compression: { algorithm: 'gzip' as const, level: 6 }, encrypted: true, suffix: '.gz.enc' },
+  { label: 'zstd', compression: { algorithm: 'zstd' as const, level: 3 }, encrypted: false, suffix: '.zst' },
+  { label: 'zstd + encrypted', compression: { algorithm: 'zstd' as const, level: 3 }, encrypted: true, suffix: '.zst.enc' },
+  { label: 'lz4 + encrypted', compression: { algorithm: 'lz4' as const, level: 1 }, encrypted: true, suffix: '.lz4.enc' },
 ];
 
 describe('WAL archive on a local target', () => {
@@ -53,7 +56,7 @@ describe('WAL archive on a local target', () => {
       const options = { ...target, path, compression: v.compression, encryptionKey: v.encrypted ? keyring.encryptionKey() : undefined, keyring };
       assert.equal(await pushWalFile(options), 'stored');
       const objectPath = `pfx/shop/wal/00000002/000000020000000000000007${v.suffix}`;
-      assert.equal(walObjectPath('pfx', 'shop', '000000020000000000000007', { compressed: v.suffix.includes('gz'), encrypted: v.encrypted }), objectPath);
+      assert.equal(walObjectPath('pfx', 'shop', '000000020000000000000007', { compression: v.compression.algorithm, encrypted: v.encrypted }), objectPath);
       assert.ok(await storage.stat(objectPath), `${objectPath} exists`);
       assert.equal(await pushWalFile(options), 'already-archived');
 

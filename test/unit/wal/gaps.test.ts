@@ -13,7 +13,7 @@ function archiveOf(names: string[]): ArchivedWal {
   const segments = new Map<number, string[]>();
   const histories: string[] = [];
   for (const name of names) {
-    objects.set(name, { name, path: `db/wal/x/${name}`, compressed: false, encrypted: false, size: 1, modifiedAt: new Date(0) });
+    objects.set(name, { name, path: `db/wal/x/${name}`, compression: 'none', encrypted: false, size: 1, modifiedAt: new Date(0) });
     const parsed = parseWalFileName(name)!;
     if (parsed.kind === 'segment') segments.set(parsed.timeline, [...(segments.get(parsed.timeline) ?? []), name]);
     if (parsed.kind === 'history') histories.push(name);
