@@ -42,13 +42,13 @@ describe('full backups with AWS KMS', () => {
 
     const id = backedUp(await warden.run(['backup', 'full']));
     assert.deepEqual(kms.calls, { GenerateDataKey: 1, Decrypt: 1 }, "one data key, unwrapped once by the backup's own verification");
-    assert.deepEqual(await warden.storageFiles(), [`awkward/full/${id}/dump.pgc.gz.enc`, `awkward/full/${id}/manifest.json`]);
+    assert.deepEqual(await warden.storageFiles(), [`awkward/full/${id}/dump.pgc.zst.enc`, `awkward/full/${id}/manifest.json`]);
     const manifestText = await readFile(manifestPath(warden, 'awkward', id), 'utf8');
     const { artifact } = JSON.parse(manifestText) as BackupManifest;
     assert.match(artifact!.encryption!.keyId, /^kms-[0-9a-f]{32}$/);
     assert.equal(artifact!.encryption!.kms?.keyId, kms.arn('alias/backups'), 'the key ARN, not the alias');
     assert.ok(Buffer.from(artifact!.encryption!.kms!.wrappedKey, 'base64').length > 32);
-    const stored = await readFile(join(warden.storageDir, 'awkward', 'full', id, 'dump.pgc.gz.enc'));
+    const stored = await readFile(join(warden.storageDir, 'awkward', 'full', id, 'dump.pgc.zst.enc'));
     assert.equal(stored.subarray(0, 6).toString(), 'PGWENC');
     assert.ok(stored.subarray(0, 80).includes(Buffer.from(artifact!.encryption!.keyId)), 'the header names the data key');
     assertNoDataKey(kms, manifestText, 'the manifest');

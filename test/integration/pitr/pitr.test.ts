@@ -146,7 +146,7 @@ describe('point-in-time recovery', () => {
     await ok(warden.run(['backup', 'incremental']), 'incremental');
 
     const generated = kms.calls.GenerateDataKey;
-    const wal = (await warden.storageFiles()).filter((f) => /^hotel\/wal\/00000001\/[0-9A-F]{24}[^/]*\.gz\.enc$/.test(f));
+    const wal = (await warden.storageFiles()).filter((f) => /^hotel\/wal\/00000001\/[0-9A-F]{24}[^/]*\.zst\.enc$/.test(f));
     assert.ok(wal.length >= 3, wal.join('\n'));
     for (const file of wal) assert.equal((await readFile(join(warden.storageDir, file))).subarray(0, 6).toString(), 'PGWKMS', file);
     assert.equal(generated, wal.length + 1, 'one data key per archived WAL file and one for the base backup');

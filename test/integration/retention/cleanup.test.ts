@@ -216,7 +216,7 @@ describe('retention cleanup', () => {
     const base40Manifest = await app.catalog.getManifest(base40.backup_id);
     const base50Manifest = await app.catalog.getManifest(base50.backup_id);
     const floor = segmentOfLsn(parseLsn(base40Manifest!.startLsn!), 1, 16 * 1024 * 1024);
-    const walFiles = (await listFiles(join(warden.storageDir, 'hotel', 'wal', '00000001'))).map((f) => ({ file: f, name: f.replace(/\.gz$/, '') }));
+    const walFiles = (await listFiles(join(warden.storageDir, 'hotel', 'wal', '00000001'))).map((f) => ({ file: f, name: f.replace(/\.(gz|zst)$/, '') }));
     const walGoing = walFiles.filter((w) => w.name.slice(0, 24) < floor).sort((a, b) => a.name.localeCompare(b.name));
     assert.ok(walGoing.length >= 2, `WAL before ${floor}: ${walGoing.map((w) => w.name).join(', ')}`);
     assert.ok(walFiles.some((w) => w.name === floor), `the WAL from ${floor} on is archived`);

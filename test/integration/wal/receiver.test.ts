@@ -274,7 +274,7 @@ describe('pg_receivewal receiver', () => {
     const first = await switchWal(cluster);
     await eventually(`${first} is archived`, async () => ((await archived()).has(first) ? true : undefined));
     const object = (await archived()).get(first)!;
-    assert.equal(object.path, `vault/wal/00000001/${first}.gz.enc`);
+    assert.equal(object.path, `vault/wal/00000001/${first}.zst.enc`);
     assert.equal((await readFile(join(dir, 'store', object.path))).subarray(0, 6).toString(), 'PGWKMS');
 
     await kms.down();
