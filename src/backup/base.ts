@@ -14,7 +14,7 @@ import { withProgress } from '../pipeline/progress.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { toolConnection } from '../postgres/connection.js';
 import { startTool, type ToolProcess } from '../postgres/run-tool.js';
-import { copyPolicy, manifestCopies, settleArtifactCopies, writeManifestCopies } from '../copies/settle.js';
+import { manifestCopies, settleArtifactCopies, writeManifestCopies } from '../copies/settle.js';
 import type { StorageDriver } from '../storage/types.js';
 import { encryptsNewArtifacts, newArtifactKey } from '../crypto/envelope.js';
 import type { KeyRing } from '../crypto/keyring.js';
@@ -136,15 +136,7 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
         storedBytes: written.storedBytes,
         sha256: written.sha256,
       };
-      const settled = await settleArtifactCopies({
-        storage,
-        path: artifactPath,
-        outcomes: writer.outcomes(),
-        expected: { bytes: written.storedBytes, sha256: written.sha256 },
-        policy: copyPolicy(config),
-        log,
-        signal: ctx.signal,
-      });
+      const settled = await settleArtifactCopies(ctx, writer, artifactPath, written, log);
       const verifiedAt = ctx.now();
       const check = await verifyBaseArtifact({
         storage: storage.only(settled.holders),

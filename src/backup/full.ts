@@ -16,7 +16,7 @@ import { type DumpSource, startDump } from './dump-source.js';
 import { findToolsForServer, checkDiskSpace, checkReadable, connectSource, describeSource, expectedSize, formatBytes } from './precheck.js';
 import { type RunOptions, runInFrame } from './run-frame.js';
 import type { BackupContext, BackupResult } from './types.js';
-import { copyPolicy, manifestCopies, settleArtifactCopies, writeManifestCopies } from '../copies/settle.js';
+import { manifestCopies, settleArtifactCopies, writeManifestCopies } from '../copies/settle.js';
 import { PgwardenError, errorMessage } from '../errors.js';
 
 // Tables pg_dump writes a TABLE entry for: ordinary and partitioned tables (partitions included) outside the
@@ -116,15 +116,7 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
       });
 
       const artifact = artifactInfo(artifactFile, format, compression, encryption?.encryption, written);
-      const settled = await settleArtifactCopies({
-        storage,
-        path: artifactPath,
-        outcomes: writer.outcomes(),
-        expected: { bytes: written.storedBytes, sha256: written.sha256 },
-        policy: copyPolicy(config),
-        log,
-        signal: ctx.signal,
-      });
+      const settled = await settleArtifactCopies(ctx, writer, artifactPath, written, log);
       const verifiedAt = ctx.now();
       const check = await withProgress(ctx.progress, { database: db.name, type: 'full', phase: 'verify', totalBytes: artifact.storedBytes }, (onProgress) =>
         verifyArtifact({

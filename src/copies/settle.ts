@@ -7,7 +7,7 @@ import type { StorageCopy } from '../catalog/types.js';
 import type { BackupManifest } from '../manifest/types.js';
 import { StorageError, errorMessage } from '../errors.js';
 import { copyObject } from '../storage/copy.js';
-import type { TargetOutcome, TargetSet } from '../storage/target-set.js';
+import type { TargetOutcome, TargetSet, TargetSetWriter } from '../storage/target-set.js';
 import { writeTextObject } from '../storage/text.js';
 import type { RunFrame } from '../backup/run-frame.js';
 
@@ -26,16 +26,23 @@ export interface SettledCopies {
 type Log = RunFrame['log'];
 
 /** Settles the artifact's copies: checks every holder's size, retries the targets that failed. */
-export async function settleArtifactCopies(options: {
-  storage: TargetSet;
-  path: string;
-  outcomes: TargetOutcome[];
-  expected: { bytes: number; sha256: string };
-  policy: CopyPolicy;
-  log: Log;
-  signal?: AbortSignal | undefined;
-}): Promise<{ holders: string[]; failed: TargetOutcome[] }> {
-  const { storage, path, expected } = options;
+export async function settleArtifactCopies(
+  ctx: { storage: TargetSet; config: { storage: { copyAttempts: number; copyRetryDelaySeconds: number } }; signal?: AbortSignal | undefined },
+  writer: TargetSetWriter,
+  path: string,
+  written: { storedBytes: number; sha256: string },
+  log: Log,
+): Promise<{ holders: string[]; failed: TargetOutcome[] }> {
+  const options = {
+    storage: ctx.storage,
+    path,
+    outcomes: writer.outcomes(),
+    expected: { bytes: written.storedBytes, sha256: written.sha256 },
+    policy: copyPolicy(ctx.config),
+    log,
+    signal: ctx.signal,
+  };
+  const { storage, expected } = options;
   const holders: string[] = [];
   const failed: TargetOutcome[] = [];
   for (const outcome of options.outcomes) {
