@@ -69,7 +69,7 @@ test('a minimal config (catalog, one database, local storage) gets every default
       timezone: 'UTC',
     },
     retention: { fullDays: 30, incrementalDays: 7, cloudDays: 90 },
-    backup: { compression: 'zstd', compressionLevel: 3, jobs: 1 },
+    backup: { compression: 'zstd', jobs: 1 },
     wal: { pushTimeoutSeconds: 120 },
     drills: { enabled: true, schedule: '0 4 * * 0' },
     server: { port: 9187, host: '127.0.0.1', tokens: [], shutdownGraceSeconds: 60 },
@@ -188,7 +188,7 @@ logLevel: debug
   assert.equal(config.storage.s3?.requestChecksumCalculation, 'WHEN_REQUIRED');
   assert.equal(config.storage.s3?.partSizeMiB, 64);
   assert.deepEqual(config.retention, { fullDays: 14, incrementalDays: 7, cloudDays: 90, keepLast: 3 });
-  assert.deepEqual(config.backup, { compression: 'none', compressionLevel: 0, jobs: 4 });
+  assert.deepEqual(config.backup, { compression: 'none', jobs: 4 });
   assert.equal(config.server.port, 0);
   assert.deepEqual(config.server.metricsAuth, { username: 'prom', password: 'scrape-secret' });
   assert.deepEqual(config.alerts.routes, { critical: ['slack'], warning: ['slack', 'email'], info: [] });
