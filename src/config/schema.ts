@@ -1,7 +1,7 @@
 // The whole configuration shape (DESIGN.md "Config"): every object strict, so a typo is an error, and
 // every default taken from DESIGN.md's tables. Keys are part of the interface: add, don't rename.
 import { z } from 'zod';
-import { COMPRESSION_ALGORITHMS, DEFAULT_LEVELS, LEVEL_RANGES } from '../pipeline/compression.js';
+import { COMPRESSION_ALGORITHMS, LEVEL_RANGES } from '../pipeline/compression.js';
 import { parseDuration } from './duration.js';
 import {
   aes256Key,
@@ -223,8 +223,8 @@ const backupSchema = z
     pgBinDir: nonEmptyString().optional(),
     tempDir: nonEmptyString().optional(),
   })
-  .superRefine((backup, ctx) => checkLevel(backup, ctx, []), whenObject)
-  .transform((backup) => ({ ...backup, compressionLevel: backup.compressionLevel ?? DEFAULT_LEVELS[backup.compression] }));
+  // Absent, the level is the algorithm's own default (compressionFor applies it).
+  .superRefine((backup, ctx) => checkLevel(backup, ctx, []), whenObject);
 
 /** A level must lie in its algorithm's range; `path` leads to the object holding the two keys. */
 function checkLevel(

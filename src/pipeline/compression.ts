@@ -199,10 +199,10 @@ async function collect(stage: Duplex, input: Buffer): Promise<Buffer> {
  * global `backup.*` ones. A database that names only an algorithm gets that algorithm's default level.
  */
 export function compressionFor(
-  backup: { compression: CompressionAlgorithm; compressionLevel: number },
+  backup: { compression: CompressionAlgorithm; compressionLevel?: number | undefined },
   db: { compression?: CompressionAlgorithm | undefined; compressionLevel?: number | undefined },
 ): CompressionSpec {
   const algorithm = db.compression ?? backup.compression;
-  const level = db.compressionLevel ?? (db.compression === undefined ? backup.compressionLevel : DEFAULT_LEVELS[algorithm]);
+  const level = db.compressionLevel ?? (db.compression === undefined ? backup.compressionLevel : undefined) ?? DEFAULT_LEVELS[algorithm];
   return { algorithm, level: algorithm === 'none' ? 0 : level };
 }

@@ -176,7 +176,7 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
       }
     }
 
-    const perTable = await countRows(options.targetUrl);
+    const perTable = await countRows(options.targetUrl, options.jobs);
     const result: RestoreResult = {
       backup_id: manifest.backupId,
       database: manifest.database,
@@ -270,26 +270,36 @@ function restoreFailure(error: unknown, target: string, stderr: string): Error {
   });
 }
 
-/** Exact row counts of every table restored; a partitioned parent counts only its own rows (none), not its partitions'. */
-async function countRows(url: string): Promise<RestoredTable[]> {
-  const client = await connect(url, { purpose: 'restore target' });
+/**
+ * Exact row counts of every table restored; a partitioned parent counts only its own rows (none), not its
+ * partitions'. With several jobs the tables are counted on that many connections at once, as pg_restore ran.
+ */
+async function countRows(url: string, jobs: number): Promise<RestoredTable[]> {
+  const clients = [await connect(url, { purpose: 'restore target' })];
   try {
-    await client.query('SET row_security = off');
-    const { rows: tables } = await client.query<{ schema: string; name: string }>(`
+    const { rows: tables } = await clients[0]!.query<{ schema: string; name: string }>(`
       SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
          AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
        ORDER BY 1, 2`);
-    const out: RestoredTable[] = [];
-    for (const t of tables) {
-      const qualified = `${client.escapeIdentifier(t.schema)}.${client.escapeIdentifier(t.name)}`;
-      // row_security off: a table with RLS must be counted whole, or fail loudly rather than undercount.
-      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${qualified}`);
-      out.push({ table: `${t.schema}.${t.name}`, rows: Number(rows[0]!.n) });
-    }
+    while (clients.length < Math.min(jobs, tables.length)) clients.push(await connect(url, { purpose: 'restore target' }));
+    const out: RestoredTable[] = new Array(tables.length);
+    let next = 0;
+    await Promise.all(
+      clients.map(async (client) => {
+        // row_security off: a table with RLS must be counted whole, or fail loudly rather than undercount.
+        await client.query('SET row_security = off');
+        for (let i = next++; i < tables.length; i = next++) {
+          const t = tables[i]!;
+          const qualified = `${client.escapeIdentifier(t.schema)}.${client.escapeIdentifier(t.name)}`;
+          const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${qualified}`);
+          out[i] = { table: `${t.schema}.${t.name}`, rows: Number(rows[0]!.n) };
+        }
+      }),
+    );
     return out;
   } finally {
-    await client.end().catch(() => {});
+    await Promise.all(clients.map((client) => client.end().catch(() => {})));
   }
 }

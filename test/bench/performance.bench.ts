@@ -101,6 +101,10 @@ try {
     cluster = undefined;
   }
 
+  // Saved now, so a failure of the base-backup part keeps the figures above.
+  const partial = { machine: machine!, rounds, fullScale, databases, runs, base: [], loadAfter: loadavg()[0] ?? 0, minutes: (performance.now() - started) / 60_000 };
+  const file = await writeResults('performance', partial);
+  log(`results so far: ${file}`);
   const base: { compression: string; file: string }[] = [];
   if (!args['no-base']) {
     for (const compression of ['zstd:3', 'gzip:6']) base.push({ compression, file: await runBaseBench(compression) });
@@ -115,7 +119,7 @@ try {
     loadAfter: loadavg()[0] ?? 0,
     minutes: (performance.now() - started) / 60_000,
   };
-  const file = await writeResults('performance', results as unknown as Record<string, unknown>);
+  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   await publish(results);
   console.log(`Results: ${file}`);
 } catch (error) {

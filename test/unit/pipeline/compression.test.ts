@@ -185,4 +185,8 @@ test('a database names its own compression; without a level it gets that algorit
   assert.deepEqual(compressionFor(backup, { compression: 'lz4', compressionLevel: 4 }), { algorithm: 'lz4', level: 4 });
   assert.deepEqual(compressionFor(backup, { compressionLevel: 12 }), { algorithm: 'zstd', level: 12 });
   assert.deepEqual(compressionFor(backup, { compression: 'none' }), { algorithm: 'none', level: 0 });
+  // No level anywhere: the algorithm's own default.
+  assert.deepEqual(compressionFor({ compression: 'zstd' }, {}), { algorithm: 'zstd', level: 3 });
+  assert.deepEqual(compressionFor({ compression: 'gzip' }, {}), { algorithm: 'gzip', level: 6 });
+  assert.deepEqual(compressionFor({ compression: 'gzip' }, { compression: 'lz4' }), { algorithm: 'lz4', level: 1 });
 });

@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { createKeyRing } from '../../../src/crypto/keyring.js';
 import { createLocalDriver } from '../../../src/storage/local/driver.js';
 import type { StorageDriver } from '../../../src/storage/types.js';
-import { fetchWalFile, listArchivedWal, pushWalFile, readTimelineHistories, walObjectPath } from '../../../src/wal/archive.js';
+import { fetchWalFile, listArchivedWal, parseArchivedObjectName, pushWalFile, readTimelineHistories, walObjectPath } from '../../../src/wal/archive.js';
 import { WalConflictError, WalFileError, WalTimeoutError } from '../../../src/wal/errors.js';
 import { withTimeout } from '../../../src/wal/timeout.js';
 
@@ -46,6 +46,23 @@ const variants = [
   { label: 'zstd + encrypted', compression: { algorithm: 'zstd' as const, level: 3 }, encrypted: true, suffix: '.zst.enc' },
   { label: 'lz4 + encrypted', compression: { algorithm: 'lz4' as const, level: 1 }, encrypted: true, suffix: '.lz4.enc' },
 ];
+
+describe('archived WAL object names', () => {
+  it('name the algorithm by suffix, after the WAL file’s own suffixes (.partial, .backup, .history)', () => {
+    assert.deepEqual(parseArchivedObjectName('000000010000000000000003.zst.enc'), { name: '000000010000000000000003', compression: 'zstd', encrypted: true });
+    assert.deepEqual(parseArchivedObjectName('000000010000000000000003.gz'), { name: '000000010000000000000003', compression: 'gzip', encrypted: false });
+    assert.deepEqual(parseArchivedObjectName('000000010000000000000003.lz4'), { name: '000000010000000000000003', compression: 'lz4', encrypted: false });
+    assert.deepEqual(parseArchivedObjectName('000000010000000000000003'), { name: '000000010000000000000003', compression: 'none', encrypted: false });
+    assert.deepEqual(parseArchivedObjectName('000000010000000000000003.00000028.backup.zst'), {
+      name: '000000010000000000000003.00000028.backup',
+      compression: 'zstd',
+      encrypted: false,
+    });
+    assert.deepEqual(parseArchivedObjectName('00000002.history.enc'), { name: '00000002.history', compression: 'none', encrypted: true });
+    assert.deepEqual(parseArchivedObjectName('000000010000000000000003.partial.lz4.enc'), { name: '000000010000000000000003.partial', compression: 'lz4', encrypted: true });
+    assert.equal(parseArchivedObjectName('000000010000000000000003.bz2'), undefined);
+  });
+});
 
 describe('WAL archive on a local target', () => {
   for (const v of variants) {
