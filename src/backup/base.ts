@@ -106,7 +106,7 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
       );
       const artifactPath = `${dir}/${artifactFile}`;
       const producer = basebackup;
-      const writer = storage.write(artifactPath);
+      const writer = storage.write(artifactPath, { expectedBytes: expected });
       const written = await withProgress(ctx.progress, { database: db.name, type: 'base', phase: 'dump', totalBytes: expected }, (onProgress) =>
         writeArtifact({
           source: producer.stdout!,

@@ -83,7 +83,7 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
       // count stops the dump; a failed dump stops the counts after the table being counted.
       const counting = countRowsInSnapshot(source);
       const dumpSource = dump;
-      const writer = storage.write(artifactPath);
+      const writer = storage.write(artifactPath, { expectedBytes: expected });
       const dumping = withProgress(ctx.progress, { database: db.name, type: 'full', phase: 'dump', totalBytes: expected }, (onProgress) =>
         writeArtifact({
           source: dumpSource.stream,

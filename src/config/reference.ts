@@ -72,7 +72,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'storage.s3.endpoint': 'http(s) endpoint of an S3-compatible store (MinIO, Ceph, s3rver); default AWS.',
   'storage.s3.forcePathStyle': 'Path-style requests (`endpoint/bucket/key`), which most S3-compatible stores need.',
   'storage.s3.requestChecksumCalculation': '`WHEN_REQUIRED` for stores that mishandle the SDK’s streamed `aws-chunked` checksum trailer (they store the framing as content).',
-  'storage.s3.partSizeMiB': 'Multipart upload part size in MiB (S3 allows 5 MiB to 5 GiB); at most 10 000 parts per object, so 16 MiB parts cap an object at about 156 GiB. Reads fetch ranges of this size.',
+  'storage.s3.partSizeMiB': 'Multipart upload part size in MiB (S3 allows 5 MiB to 5 GiB). S3 takes at most 10 000 parts per object, so a backup whose expected size needs more gets larger parts (room for 3× its expected size). Reads fetch ranges of this size.',
   'storage.s3.queueSize': 'Parts uploaded at once; an upload holds about `partSizeMiB × (queueSize + 1)` in memory, whatever the object size.',
   'storage.s3.accessKeyId': 'Static access key id; set with `secretAccessKey`. Default: the AWS SDK credential chain (env, instance role, …).',
   'storage.s3.secretAccessKey': 'Static secret key; set with `accessKeyId`. ' + secret('secretAccessKey'),

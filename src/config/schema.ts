@@ -83,8 +83,8 @@ const s3Schema = z
     forcePathStyle: flag().default(false),
     requestChecksumCalculation: z.enum(['WHEN_SUPPORTED', 'WHEN_REQUIRED']).default('WHEN_SUPPORTED'),
     // S3 refuses parts under 5 MiB (except the last) and over 5 GiB.
-    partSizeMiB: intInRange(5, 5120).default(16),
-    queueSize: intInRange(1, 64).default(4),
+    partSizeMiB: intInRange(5, 5120).default(8),
+    queueSize: intInRange(1, 64).default(2),
     accessKeyId: nonEmptyString().optional(),
     secretAccessKey: nonEmptyString().optional(),
     // A dead or stalled endpoint must fail a backup in seconds, not hang it: every request is bounded.
@@ -119,7 +119,7 @@ const gcsSchema = z.strictObject({
   keyFilename: nonEmptyString().optional(),
   kmsKeyName: nonEmptyString().optional(),
   // Resumable uploads send one chunk per request; GCS wants multiples of 256 KiB, which whole MiB are.
-  chunkSizeMiB: intInRange(1, 1024).default(16),
+  chunkSizeMiB: intInRange(1, 1024).default(8),
   maxRetries: intInRange(0, 10).default(3),
   timeoutSeconds: intInRange(1, 3600).default(60),
 });

@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { PassThrough, type Readable, Writable } from 'node:stream';
 import { StorageError, errorMessage } from '../errors.js';
-import type { ObjectInfo, StorageDriver, StorageFeature, StorageKind, StorageWriter } from './types.js';
+import type { ObjectInfo, StorageDriver, StorageFeature, StorageKind, StorageWriter, WriteHints } from './types.js';
 
 export interface TargetOutcome {
   target: string;
@@ -113,8 +113,8 @@ export class TargetSet implements StorageDriver {
     return out;
   }
 
-  write(path: string): TargetSetWriter {
-    return new MultiWriter(this.targets, path);
+  write(path: string, hints?: WriteHints): TargetSetWriter {
+    return new MultiWriter(this.targets, path, hints);
   }
 
   /** Removes the object from every target; throws naming each target that failed (the others are done). */
@@ -169,10 +169,11 @@ class MultiWriter implements TargetSetWriter {
   constructor(
     private readonly targets: readonly StorageDriver[],
     private readonly path: string,
+    hints?: WriteHints,
   ) {
     for (const target of targets) {
       try {
-        const writer = target.write(path);
+        const writer = target.write(path, hints);
         this.live.set(target.name, writer);
         // An error between writes, when nobody awaits the destination, drops the target at once.
         writer.stream.on('error', (error) => this.drop(target.name, error));

@@ -15,6 +15,14 @@ export interface ObjectInfo {
   modifiedAt: Date;
 }
 
+export interface WriteHints {
+  /**
+   * About how many bytes will be written (a backup's expected size), so a target can size its upload: S3
+   * allows at most 10 000 parts per object, so parts grow for large objects.
+   */
+  expectedBytes?: number | undefined;
+}
+
 export interface StorageWriter {
   /** Where the bytes go. Nothing is visible under the final name until `commit()`. */
   readonly stream: Writable;
@@ -55,7 +63,7 @@ export interface StorageDriver {
   /** Every object whose path starts with `prefix`, in no particular order. */
   list(prefix: string): Promise<ObjectInfo[]>;
   read(path: string): Readable;
-  write(path: string): StorageWriter;
+  write(path: string, hints?: WriteHints): StorageWriter;
   remove(path: string): Promise<void>;
   /** Bytes that can still be written; only when `features.has('freeSpace')`. */
   freeBytes?(path: string): Promise<number>;

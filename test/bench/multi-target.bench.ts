@@ -24,8 +24,11 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'keep-dir': { type: 'string' },
     'no-warmup': { type: 'boolean', default: false },
+    // Which cloud targets the multi-target side writes to besides local (to see what each costs).
+    targets: { type: 'string', default: 's3,gcs' },
   },
 });
+const cloudNames = args.targets.split(',').filter(Boolean);
 const scale = Number(args.scale);
 const rounds = Number(args.rounds);
 if (!(scale > 0) || !(rounds >= 1)) {
@@ -48,6 +51,8 @@ interface Run {
   childrenPeakRssBytes: Record<string, number>;
   cpuSeconds: Record<string, number>;
   otherCpuSeconds: number;
+  /** Peaks of process.memoryUsage() in the pgwarden process: where its memory was (heap, Buffers). */
+  memoryPeaks: Record<string, number>;
 }
 
 const keepDir = args['keep-dir'] ?? (await mkdtemp(join(tmpdir(), 'pgwarden-bench-targets-')));
@@ -66,10 +71,9 @@ try {
   const configFor = async (variant: Variant): Promise<string> => {
     const local = join(work, variant === 'local' ? 'local-only' : 'local-multi');
     await mkdir(local, { recursive: true });
-    const cloudTargets =
-      variant === 'local'
-        ? ''
-        : `, s3: { bucket: bench, region: us-east-1, endpoint: "http://127.0.0.1:${started.s3Port}", forcePathStyle: true, requestChecksumCalculation: WHEN_REQUIRED, accessKeyId: ${S3_CREDENTIALS.accessKeyId}, secretAccessKey: ${S3_CREDENTIALS.secretAccessKey} }, gcs: { bucket: bench, apiEndpoint: "${started.gcsUrl}", projectId: bench }`;
+    const s3 = `s3: { bucket: bench, region: us-east-1, endpoint: "http://127.0.0.1:${started.s3Port}", forcePathStyle: true, requestChecksumCalculation: WHEN_REQUIRED, accessKeyId: ${S3_CREDENTIALS.accessKeyId}, secretAccessKey: ${S3_CREDENTIALS.secretAccessKey} }`;
+    const gcs = `gcs: { bucket: bench, apiEndpoint: "${started.gcsUrl}", projectId: bench }`;
+    const cloudTargets = variant === 'local' ? '' : `, ${[cloudNames.includes('s3') ? s3 : '', cloudNames.includes('gcs') ? gcs : ''].filter(Boolean).join(', ')}`;
     const file = join(work, `${variant === 'local' ? 'local' : 'multi'}.yml`);
     await writeFile(
       file,
@@ -102,7 +106,7 @@ try {
     ).rows[0]!.storage;
     const missing = Object.entries(copies).filter(([, c]) => c.status !== 'stored');
     if (missing.length > 0) throw new Error(`${variant} backup ${result.backup_id} is degraded: ${JSON.stringify(copies)}`);
-    const usage = JSON.parse(await readFile(usageFile, 'utf8')) as NodeJS.ResourceUsage;
+    const usage = JSON.parse(await readFile(usageFile, 'utf8')) as NodeJS.ResourceUsage & { memoryPeaks: Record<string, number> };
     const children = byComm(timed.sampled, 'peakRssBytes', 'max');
     delete children['node'];
     return {
@@ -114,6 +118,7 @@ try {
       childrenPeakRssBytes: children,
       cpuSeconds: byComm(timed.sampled, 'cpuSeconds'),
       otherCpuSeconds: timed.otherCpuSeconds,
+      memoryPeaks: usage.memoryPeaks,
     };
   };
 
@@ -128,7 +133,10 @@ try {
     const order: Variant[] = round % 2 === 1 ? ['local', 'local+s3+gcs'] : ['local+s3+gcs', 'local'];
     for (const variant of order) {
       const run = await backup(variant, round);
-      log(`round ${round} ${variant}: ${run.wallSeconds.toFixed(1)} s, pgwarden peak RSS ${(run.pgwardenPeakRssBytes / MB).toFixed(0)} MB`);
+      const peaks = Object.entries(run.memoryPeaks)
+        .map(([k, v]) => `${k} ${(v / MB).toFixed(0)}`)
+        .join(', ');
+      log(`round ${round} ${variant}: ${run.wallSeconds.toFixed(1)} s, pgwarden peak RSS ${(run.pgwardenPeakRssBytes / MB).toFixed(0)} MB (${peaks} MB)`);
       runs.push(run);
     }
   }

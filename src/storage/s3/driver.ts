@@ -115,8 +115,8 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
       return createS3Reader({ client, target, rangeSize: partSize }, path);
     },
 
-    write(path) {
-      return createS3Writer({ client, target, partSize, queueSize, kmsKeyId: options.kmsKeyId }, path);
+    write(path, hints) {
+      return createS3Writer({ client, target, partSize: partSizeFor(partSize, hints?.expectedBytes), queueSize, kmsKeyId: options.kmsKeyId }, path);
     },
 
     async remove(path) {
@@ -154,4 +154,14 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
       return removed;
     },
   };
+}
+
+/**
+ * The configured part size, or larger when the expected size (with room for a 3× misestimate) would need more
+ * than S3's 10 000 parts; whole MiB, at most S3's 5 GiB.
+ */
+export function partSizeFor(configured: number, expectedBytes: number | undefined): number {
+  if (expectedBytes === undefined || !(expectedBytes > 0)) return configured;
+  const needed = Math.ceil((expectedBytes * 3) / 10_000 / MiB) * MiB;
+  return Math.min(Math.max(configured, needed), 5 * 1024 * MiB);
 }

@@ -117,14 +117,14 @@ test('the example config in DESIGN.md parses, with its variables taken from the 
       kmsKeyId: 'alias/backups',
       forcePathStyle: false,
       requestChecksumCalculation: 'WHEN_SUPPORTED',
-      partSizeMiB: 16,
-      queueSize: 4,
+      partSizeMiB: 8,
+      queueSize: 2,
       maxAttempts: 3,
       connectTimeoutSeconds: 5,
       idleTimeoutSeconds: 60,
       replica: { bucket: 'hotel-extranet-backups-prod-dr', region: 'us-west-2' },
     },
-    gcs: { bucket: 'hotel-extranet-backups-prod', chunkSizeMiB: 16, maxRetries: 3, timeoutSeconds: 60 },
+    gcs: { bucket: 'hotel-extranet-backups-prod', chunkSizeMiB: 8, maxRetries: 3, timeoutSeconds: 60 },
   });
   assert.deepEqual(config.encryption, { keys: [{ id: 'k2026', key: KEY_2026 }] });
   assert.deepEqual(config.server, {

@@ -146,3 +146,16 @@ describe('TargetSet', () => {
     assert.throws(() => set.only(['gcs']), /no storage target named gcs: configured targets are local, s3/);
   });
 });
+
+describe('S3 part size', () => {
+  test('stays as configured for small objects, and grows so a large backup fits in 10 000 parts with room for 3×', async () => {
+    const { partSizeFor } = await import('../../../src/storage/s3/driver.js');
+    const MiB = 1024 * 1024;
+    assert.equal(partSizeFor(8 * MiB, undefined), 8 * MiB);
+    assert.equal(partSizeFor(8 * MiB, 1e9), 8 * MiB);
+    // 100 GB expected: 300 GB / 10 000 = 30 MB → 29 MiB parts (rounded up to whole MiB).
+    assert.equal(partSizeFor(8 * MiB, 100e9), Math.ceil(300e9 / 10_000 / MiB) * MiB);
+    assert.ok((partSizeFor(8 * MiB, 100e9) * 10_000) / 3 >= 100e9);
+    assert.equal(partSizeFor(8 * MiB, 1e15), 5 * 1024 * MiB, 'never above S3’s 5 GiB');
+  });
+});
