@@ -2,6 +2,7 @@
 // incrementals, restore-pitr --start to a time, across a segment boundary and to the latest point; a hole in
 // the archive; a promoted standby carrying archiving and PITR on to timeline 2.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -46,8 +47,11 @@ async function recoverAndQuery(t: Parameters<typeof useCluster>[0], warden: Ward
   const dataDir = join(warden.dir, `restored-${Math.random().toString(16).slice(2, 8)}`);
   const restore = await warden.run(['restore-pitr', '--database', 'hotel', ...targetArgs, '--data-dir', dataDir, '--start', '--timeout', '120', '--json']);
   assert.equal(restore.code, 0, `restore-pitr ${targetArgs.join(' ')} failed: ${restore.stderr}`);
-  const result = JSON.parse(restore.stdout) as { port: number; recovery_seconds: number };
+  const result = JSON.parse(restore.stdout) as { port: number; recovery_seconds: number; wal_staged: number };
   assert.ok(result.recovery_seconds >= 0);
+  // The WAL was fetched before the start (one process, not one wal-fetch per file), and the staging folder is gone.
+  assert.ok(result.wal_staged >= 1, `staged ${result.wal_staged} WAL files`);
+  assert.equal(existsSync(join(dataDir, 'pgwarden_wal_staging')), false);
   const client = new pg.Client({ host: '127.0.0.1', port: result.port, user: 'postgres', database: 'hotel' });
   try {
     await client.connect();

@@ -131,8 +131,12 @@ describe('the status page in a browser', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     assert.equal((await refused).status(), 401);
     // Chromium reports any 4xx document as a console error: this one is the refusal under test.
-    const expected = problems.console.findIndex((m) => /\/signin: .*status of 401/.test(m));
-    assert.ok(expected >= 0);
+    // The console event may come after the response: wait for it (a few seconds at most).
+    const deadline = Date.now() + 5_000;
+    const reported = () => problems.console.findIndex((m) => /\/signin: .*status of 401/.test(m));
+    while (reported() < 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const expected = reported();
+    assert.ok(expected >= 0, `the 401 was reported on the console: ${problems.console.join(' | ')}`);
     problems.console.splice(expected, 1);
     assert.match(await page.getByRole('alert').innerText(), /not one of server\.tokens/);
     assert.deepEqual(await context.cookies(), []);
