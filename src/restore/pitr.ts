@@ -178,16 +178,14 @@ export async function restorePitr(ctx: PitrContext, options: PitrOptions): Promi
       });
     }
     // The WAL the recovery reads, fetched here in one process rather than by one wal-fetch process per file.
-    const staged = await stageWal({
+    const { staged } = await stageWal({
       storage: ctx.storage,
       prefix: ctx.prefix,
       database: options.database,
       keyring: ctx.keyring,
       dataDir: options.dataDir,
-      // A WAL segment's name from its LSN assumes the default 16 MiB segments; with other sizes fewer or more
-      // files are staged, and wal-fetch still serves whatever is not.
-      fromSegment: segmentOfLsn(parseLsn(base.startLsn ?? '0/0'), base.timeline ?? 1, 16 * 1024 * 1024),
-      timeline: base.timeline ?? 1,
+      // The segment size is the restored cluster's own (pg_control), so the start segment is exact.
+      fromSegment: segmentOfLsn(parseLsn(base.startLsn ?? '0/0'), base.timeline ?? 1, await walSegmentSize(ctx, options.dataDir, base)),
       maxSegments: STAGED_SEGMENTS,
       signal: ctx.signal,
     });
@@ -217,6 +215,15 @@ export async function restorePitr(ctx: PitrContext, options: PitrOptions): Promi
     await audit('failed', { dataDir: options.dataDir, error: (error as Error).message });
     throw error;
   }
+}
+
+/** The restored cluster's WAL segment size, from its pg_control. */
+async function walSegmentSize(ctx: PitrContext, dataDir: string, base: BackupManifest): Promise<number> {
+  const binDir = await findPgBinDir({ binDir: ctx.pgBinDir, major: Number(base.serverVersion.split('.')[0]), tool: 'pg_controldata' });
+  const control = await runToolForText(join(binDir, 'pg_controldata'), ['--pgdata', dataDir], { env: { LC_ALL: 'C' } });
+  const size = Number(/Bytes per WAL segment:\s+(\d+)/.exec(control)?.[1]);
+  if (!(size > 0)) throw new RestoreError(`pg_controldata of the restored base backup ${base.backupId} shows no WAL segment size`);
+  return size;
 }
 
 async function prepareDataDir(dir: string): Promise<void> {
