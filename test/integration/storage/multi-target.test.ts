@@ -9,6 +9,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pg from 'pg';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { pino } from 'pino';
+import { openPgwarden } from '../../../src/app/open.js';
+import { runFullBackup } from '../../../src/backup/full.js';
+import { createWalAccess } from '../../../src/backup/wal-access.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { cleanupContextFor, runCleanup } from '../../../src/retention/cleanup.js';
 import { startFakeGcs } from '../../helpers/fake-gcs.js';
 import { startFaultProxy } from '../../helpers/fault-proxy.js';
 import { clusterForSuite, fingerprintDiff, loadFixture, tableFingerprints } from '../../helpers/postgres.js';
@@ -267,5 +273,53 @@ describe('multi-target storage', () => {
     const text = await warden.run(['cost']);
     assert.match(text.stdout, /^TARGET +STORED +PER MONTH +ONE FULL RESTORE/m);
     assert.match(text.stdout, /total per month: \$\d/);
+  });
+
+  it('retention keeps cloud copies 90 days and local ones 30: expired copies go from every target that is past its period, and the catalog says so', async (t) => {
+    const sourceUrl = await cluster().createDatabase('mt_retention');
+    await loadFixture(sourceUrl, 'awkward');
+    const c = await cloud(t);
+    const warden = await setupWarden(t, cluster(), { databases: [{ name: 'awkward', url: sourceUrl }], storageTargets: c.storageTargets });
+    // Backups taken "days ago" through an injected clock: their ids, manifests and catalog rows carry that age.
+    let offsetDays = 0;
+    const now = () => new Date(Date.now() - offsetDays * 86_400_000);
+    const app = await openPgwarden(await loadConfig(warden.configPath), { logger: pino({ level: 'silent' }), now });
+    t.after(() => app.close());
+    const ids: Record<number, string> = {};
+    for (const age of [95, 60, 1]) {
+      offsetDays = age;
+      const result = await runFullBackup(app, app.config.databases[0]!);
+      assert.equal(result.status, 'succeeded', result.error ?? '');
+      ids[age] = result.backup_id;
+    }
+    offsetDays = 0;
+    const report = await runCleanup(cleanupContextFor(app, createWalAccess(app, { configPath: warden.configPath })), { databases: ['awkward'], dryRun: false, actor: 'cli:test' });
+    assert.equal(report.ok, true, JSON.stringify(report.failures));
+
+    const has = (keys: string[], id: string) => keys.some((k) => k.includes(id));
+    const local = await warden.storageFiles();
+    for (const [label, keys] of [
+      ['local', local],
+      ['s3', await c.keys('primary')],
+      ['s3-replica', await c.keys('replica')],
+      ['gcs', c.gcsKeys()],
+    ] as const) {
+      assert.equal(has(keys, ids[95]!), false, `${label}: the 95-day backup is past every period`);
+      assert.equal(has(keys, ids[1]!), true, `${label}: the newest backup stays`);
+      assert.equal(has(keys, ids[60]!), label !== 'local', `${label}: the 60-day backup is past 30 days locally, inside 90 in the cloud`);
+    }
+    const rows = await warden.query<{ backup_id: string; status: string; storage: Record<string, CatalogCopy> }>('SELECT backup_id, status, storage FROM pgwarden.database_backups ORDER BY backup_id');
+    const byId = Object.fromEntries(rows.map((r) => [r.backup_id, r]));
+    assert.equal(byId[ids[95]!]!.status, 'expired');
+    assert.deepEqual(Object.values(byId[ids[95]!]!.storage).map((x) => x.status), ['removed', 'removed', 'removed', 'removed']);
+    assert.equal(byId[ids[60]!]!.status, 'succeeded', 'still held by the cloud targets');
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(byId[ids[60]!]!.storage).map(([k, v]) => [k, v.status])),
+      { local: 'removed', s3: 'stored', 's3-replica': 'stored', gcs: 'stored' },
+    );
+    // A restore of the 60-day backup now reads a cloud copy.
+    const target = await cluster().createDatabase('mt_retention_restored');
+    const restore = await warden.run(['restore', ids[60]!, '--target-url', target]);
+    assert.equal(restore.code, 0, restore.stderr);
   });
 });
