@@ -8,13 +8,13 @@ import type { DatabaseConfig } from '../config/index.js';
 import { PrecheckError, VerificationError } from '../errors.js';
 import { sealManifest } from '../manifest/manifest.js';
 import { type ArtifactInfo, type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
-import { backupReadOptions, writeArtifact } from '../pipeline/artifact.js';
-import { compressionFor, compressionSuffix, compressionThreads } from '../pipeline/compression.js';
-import { withProgress } from '../pipeline/progress.js';
+import { backupReadOptions } from '../pipeline/artifact.js';
+import { compressionFor, compressionSuffix } from '../pipeline/compression.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { toolConnection } from '../postgres/connection.js';
 import { startTool, type ToolProcess } from '../postgres/run-tool.js';
 import { manifestCopies, settleArtifactCopies, writeManifestCopies } from '../copies/settle.js';
+import { storeArtifact } from './store-artifact.js';
 import type { StorageDriver } from '../storage/types.js';
 import { encryptsNewArtifacts, newArtifactKey } from '../crypto/envelope.js';
 import type { KeyRing } from '../crypto/keyring.js';
@@ -105,20 +105,18 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
         },
       );
       const artifactPath = `${dir}/${artifactFile}`;
-      const producer = basebackup;
-      const writer = storage.write(artifactPath, { expectedBytes: expected });
-      const written = await withProgress(ctx.progress, { database: db.name, type: 'base', phase: 'dump', totalBytes: expected }, (onProgress) =>
-        writeArtifact({
-          source: producer.stdout!,
-          sourceDone: producer.done,
-          compression,
-          threads: compressionThreads(config.backup.jobs),
-          encryptionKey: encryption?.key,
-          writers: [writer],
-          signal: ctx.signal,
-          onProgress,
-        }),
-      ).catch((error: unknown) => {
+      const storing = storeArtifact(ctx, {
+        database: db.name,
+        type: 'base',
+        path: artifactPath,
+        expectedBytes: expected,
+        source: basebackup.stdout!,
+        sourceDone: basebackup.done,
+        compression,
+        encryptionKey: encryption?.key,
+      });
+      const writer = storing.writer;
+      const written = await storing.written.catch((error: unknown) => {
         if (!archivingStuck) throw error;
         throw new PrecheckError('config', `WAL archiving of "${db.name}" is not working: ${archivingStuck}`, {
           hints: ['check archive_command (pgwarden wal-push) and pg_stat_archiver on the server, or that pgwarden serve archives this database'],

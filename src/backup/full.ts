@@ -7,8 +7,7 @@ import { encryptsNewArtifacts, newArtifactKey } from '../crypto/envelope.js';
 import type { ArtifactEncryption } from '../crypto/types.js';
 import { sealManifest } from '../manifest/manifest.js';
 import { type ArtifactFormat, type ArtifactInfo, type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
-import { writeArtifact } from '../pipeline/artifact.js';
-import { compressionFor, compressionSuffix, compressionThreads } from '../pipeline/compression.js';
+import { compressionFor, compressionSuffix } from '../pipeline/compression.js';
 import { withProgress } from '../pipeline/progress.js';
 import { toolConnection } from '../postgres/connection.js';
 import { verifyArtifact } from '../verify/verify-artifact.js';
@@ -17,6 +16,7 @@ import { findToolsForServer, checkDiskSpace, checkReadable, connectSource, descr
 import { type RunOptions, runInFrame } from './run-frame.js';
 import type { BackupContext, BackupResult } from './types.js';
 import { manifestCopies, settleArtifactCopies, writeManifestCopies } from '../copies/settle.js';
+import { storeArtifact } from './store-artifact.js';
 import { PgwardenError, errorMessage } from '../errors.js';
 
 // Tables pg_dump writes a TABLE entry for: ordinary and partitioned tables (partitions included) outside the
@@ -82,20 +82,16 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
       // The exact row counts run on this connection, in the snapshot pg_dump reads, while it streams. A failed
       // count stops the dump; a failed dump stops the counts after the table being counted.
       const counting = countRowsInSnapshot(source);
-      const dumpSource = dump;
-      const writer = storage.write(artifactPath, { expectedBytes: expected });
-      const dumping = withProgress(ctx.progress, { database: db.name, type: 'full', phase: 'dump', totalBytes: expected }, (onProgress) =>
-        writeArtifact({
-          source: dumpSource.stream,
-          sourceDone: dumpSource.done,
-          compression,
-          threads: compressionThreads(config.backup.jobs),
-          encryptionKey: encryption?.key,
-          writers: [writer],
-          signal: ctx.signal,
-          onProgress,
-        }),
-      );
+      const { writer, written: dumping } = storeArtifact(ctx, {
+        database: db.name,
+        type: 'full',
+        path: artifactPath,
+        expectedBytes: expected,
+        source: dump.stream,
+        sourceDone: dump.done,
+        compression,
+        encryptionKey: encryption?.key,
+      });
       void counting.done.catch(() => dump?.kill());
       void dumping.catch(() => counting.stop());
       const [wrote, counted] = await Promise.allSettled([dumping, counting.done]);

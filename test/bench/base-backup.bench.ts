@@ -15,7 +15,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -27,7 +27,7 @@ import { type DatabaseInfo, formatReport, type Machine, type OpRun, type Restore
 import { BENCH_SETTINGS, type BenchCluster, openBenchCluster } from './bench-cluster.js';
 import { generateHotelDb } from './generate-hotel-db.js';
 import { cpuBetween, peakUtilisation, type SamplerResult } from './process-sampler.js';
-import { createBenchRunner, directoryBytes, freePort, sourceCommit, spread, writeResults as writeResultsFile } from './bench-run.js';
+import { createBenchRunner, directoryBytes, freePort, sourceCommit, spread, writeResults as writeResultsFile, machineBasics } from './bench-run.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -210,12 +210,7 @@ async function serverSettings(cluster: BenchCluster): Promise<Record<string, str
 function describeMachine(cluster: BenchCluster, settings: Record<string, string>): Machine {
   const firstLine = (program: string, argv: string[]) => spawnSync(program, argv, { encoding: 'utf8' }).stdout?.split('\n')[0]?.trim() ?? '?';
   return {
-    date: new Date().toISOString(),
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? '?',
-    memoryBytes: totalmem(),
-    kernel: release(),
-    node: process.version,
+    ...machineBasics(),
     postgres: firstLine(join(cluster.binDir, 'postgres'), ['--version']),
     pgBasebackup: firstLine(join(cluster.binDir, 'pg_basebackup'), ['--version']),
     pgbackrest: firstLine('pgbackrest', ['version']),

@@ -4,12 +4,12 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { findPgBinDir } from '../../src/postgres/bindir.js';
 import { startCluster } from '../../src/postgres/cluster.js';
 import { runToolForText } from '../../src/postgres/run-tool.js';
+import { freePort } from './bench-run.js';
 
 /** Durable like production (fsync, full pages), with memory and checkpoint spacing sized for a 1–10 GB database. */
 export const BENCH_SETTINGS: Record<string, string> = {
@@ -122,13 +122,3 @@ async function readPostmasterPid(dataDir: string): Promise<number> {
   return pid;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => done(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}

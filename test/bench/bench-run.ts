@@ -5,7 +5,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { loadavg } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { packageRoot } from '../../src/package-root.js';
@@ -175,6 +175,11 @@ export async function directoryBytes(dir: string): Promise<number> {
     total += entry.isDirectory() ? await directoryBytes(path) : (await stat(path)).size;
   }
   return total;
+}
+
+/** What every benchmark reports about the machine it ran on; each adds its own tool versions. */
+export function machineBasics(): { date: string; cpus: number; cpuModel: string; memoryBytes: number; kernel: string; node: string } {
+  return { date: new Date().toISOString(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryBytes: totalmem(), kernel: release(), node: process.version };
 }
 
 export function freePort(): Promise<number> {

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,7 +28,7 @@ import {
 } from './full-backup-report.js';
 import { generateHotelDb } from './generate-hotel-db.js';
 import { cpuBetween, peakRssBetween, peakUtilisation } from './process-sampler.js';
-import { byComm, createBenchRunner, quote, resultsDir, stamp, writeResults as writeResultsFile } from './bench-run.js';
+import { byComm, createBenchRunner, quote, resultsDir, stamp, writeResults as writeResultsFile, machineBasics } from './bench-run.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -167,12 +167,7 @@ async function describeMachine(cluster: BenchCluster): Promise<Machine> {
   }
   const firstLine = (program: string, argv: string[]) => spawnSync(program, argv, { encoding: 'utf8' }).stdout?.split('\n')[0]?.trim() ?? '?';
   return {
-    date: new Date().toISOString(),
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? '?',
-    memoryBytes: totalmem(),
-    kernel: release(),
-    node: process.version,
+    ...machineBasics(),
     postgres: version,
     pgDump: firstLine(join(cluster.binDir, 'pg_dump'), ['--version']),
     gzip: firstLine('gzip', ['--version']),

@@ -12,12 +12,13 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { migrateCatalog } from '../../src/catalog/migrate.js';
+import { machineBasics } from './bench-run.js';
 import { packageRoot } from '../../src/package-root.js';
 import { type Cluster, startCluster } from '../../src/postgres/cluster.js';
 import { BENCH_DATABASES, type CatalogSummary, populateCatalog } from './metrics-catalog.js';
@@ -536,12 +537,7 @@ async function describeMachine(cluster: Cluster): Promise<Machine> {
   const versionOf = async (pkg: string) =>
     (JSON.parse(await readFile(join(packageRoot(), 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
   return {
-    date: new Date().toISOString(),
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? '?',
-    memoryBytes: totalmem(),
-    kernel: release(),
-    node: process.version,
+    ...machineBasics(),
     postgres: version,
     autocannon: await versionOf('autocannon'),
     promClient: await versionOf('prom-client'),

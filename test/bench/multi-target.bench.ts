@@ -8,14 +8,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CLI } from '../helpers/pgwarden.js';
 import { S3_CREDENTIALS } from '../helpers/s3.js';
 import { type BenchCluster, openBenchCluster } from './bench-cluster.js';
-import { byComm, createBenchRunner, killGroup, sourceCommit, spread, type TimedRun, writeResults } from './bench-run.js';
+import { byComm, createBenchRunner, killGroup, sourceCommit, spread, type TimedRun, writeResults, machineBasics } from './bench-run.js';
 import { generateHotelDb } from './generate-hotel-db.js';
 
 const { values: args } = parseArgs({
@@ -147,7 +147,7 @@ try {
   const [local, multi] = [wall('local'), wall('local+s3+gcs')];
   const ratio = multi.median / local.median;
   const cloudRss = await processRss(cloud.pid!);
-  const machine = { date: new Date().toISOString(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryBytes: totalmem(), kernel: release(), node: process.version, commit: sourceCommit() };
+  const machine = { ...machineBasics(), commit: sourceCommit() };
   const file = await writeResults('multi-target', { machine, database, rounds, runs, ratio, cloudServerRssBytes: cloudRss });
   console.log(
     [

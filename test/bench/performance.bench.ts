@@ -15,13 +15,13 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../../src/package-root.js';
 import { CLI, printedIds } from '../helpers/pgwarden.js';
-import { byComm, createBenchRunner, quote, sourceCommit, writeResults } from './bench-run.js';
+import { byComm, createBenchRunner, quote, sourceCommit, writeResults, machineBasics } from './bench-run.js';
 import { type BenchCluster, openBenchCluster } from './bench-cluster.js';
 import { generateHotelDb } from './generate-hotel-db.js';
 import { type PerfResults, type Run, formatPerfReport, performanceSvg, updateReadme } from './performance-report.js';
@@ -178,12 +178,7 @@ async function describeMachine(cluster: BenchCluster): Promise<PerfResults['mach
     return out.split('\n').find((l) => l.trim() !== '')?.replace(/\*/g, '').replace(/, by .*$/, '').trim() ?? '?';
   };
   return {
-    date: new Date().toISOString(),
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? '?',
-    memoryBytes: totalmem(),
-    kernel: release(),
-    node: process.version,
+    ...machineBasics(),
     postgres: version,
     tools: {
       zstd: await first('zstd', ['--version']),
