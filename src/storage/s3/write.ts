@@ -1,9 +1,21 @@
-// One streamed S3 write: bytes go through lib-storage's Upload (a multipart upload of unknown length, or one
-// PutObject when the object fits in a part) with backpressure, so memory stays about partSize × (queueSize + 1).
-// The stream finishes only when the object is complete in the bucket, so a failed upload fails the pipeline.
-import { AbortMultipartUploadCommand, DeleteObjectCommand, type S3Client, type ServerSideEncryption } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { PassThrough, Writable } from 'node:stream';
+// One streamed S3 write as a multipart upload over a fixed pool of part buffers: bytes are copied once into a
+// part buffer, a full buffer goes up as one UploadPart while the next one fills, and when every buffer is in
+// flight the producer waits (backpressure). Memory is exactly partSize × (queueSize + 1) whatever the object's
+// size, with no per-part allocation for the garbage collector to chase. An object smaller than one part is one
+// PutObject. The stream finishes only when the object is complete in the bucket, so a failed upload fails the
+// producer's pipeline; nothing is visible under the key before CompleteMultipartUpload.
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  type CompletedPart,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+  type ServerSideEncryption,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { Writable } from 'node:stream';
 import { StorageError } from '../../errors.js';
 import type { StorageWriter } from '../types.js';
 import { type S3Target, s3Failure } from './errors.js';
@@ -12,59 +24,163 @@ export interface S3WriteOptions {
   client: S3Client;
   target: S3Target;
   partSize: number;
+  /** Parts uploaded at once; one more buffer fills meanwhile. */
   queueSize: number;
   /** SSE-KMS with this key; otherwise SSE-S3 (AES256). */
   kmsKeyId?: string | undefined;
 }
 
+const MiB = 1024 * 1024;
+/** S3's limits: at most 10 000 parts of at most 5 GiB. */
+const MAX_PARTS = 10_000;
+const MAX_PART_SIZE = 5 * 1024 * MiB;
+/** Parts per size step: past each 2 000 parts the part size doubles, so an object larger than the size hint said
+ * still fits in 10 000 parts (up to 31 × 2 000 × the part size) instead of failing at the last part. */
+const PARTS_PER_STEP = 2_000;
+
 export function serverSideEncryption(kmsKeyId: string | undefined): { ServerSideEncryption: ServerSideEncryption; SSEKMSKeyId?: string } {
   return kmsKeyId === undefined ? { ServerSideEncryption: 'AES256' } : { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: kmsKeyId };
+}
+
+/** The size of part `partNumber` (1-based): the configured size, doubled every PARTS_PER_STEP parts. */
+export function partSizeOf(partSize: number, partNumber: number): number {
+  return Math.min(partSize * 2 ** Math.floor((partNumber - 1) / PARTS_PER_STEP), MAX_PART_SIZE);
 }
 
 export function createS3Writer(options: S3WriteOptions, path: string): StorageWriter {
   const { client, target } = options;
   const Bucket = target.bucket;
-  const fail = (operation: string, error: unknown) => s3Failure(target, operation, path, error);
+  const object = { Bucket, Key: path };
+  const fail = (error: unknown) => (error instanceof StorageError ? error : s3Failure(target, 'write', path, error));
+  // Cancels requests in flight when the producer gives up, so a stalled endpoint cannot hold abort() for minutes.
+  const cancel = new AbortController();
 
-  // Upload reads `body` as it needs parts; a full body is the backpressure that pauses the producer.
-  const body = new PassThrough({ highWaterMark: 1024 * 1024 });
-  // Errors reach Upload through its iterator; this only keeps an early destroy from being "unhandled".
-  body.on('error', () => {});
-  const upload = new Upload({
-    client,
-    params: { Bucket, Key: path, Body: body, ...serverSideEncryption(options.kmsKeyId) },
-    partSize: options.partSize,
-    queueSize: options.queueSize,
-  });
+  const free: Buffer[] = [];
+  let buffers = 0;
+  let current: Buffer | undefined;
+  let filled = 0;
+  let nextPart = 1;
+  let uploadId: Promise<string> | undefined;
+  let createdId: string | undefined;
+  const parts: CompletedPart[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let failure: StorageError | undefined;
+  let finishing = false;
   let completed = false;
   let committed = false;
-  // Settles once every request of the upload has ended (Upload aborts its multipart upload on failure itself).
-  const outcome: Promise<StorageError | undefined> = upload.done().then(
-    () => {
-      completed = true;
-      return undefined;
-    },
-    (error: unknown) => fail('write', error),
-  );
-  // Upload reports a failed part only when all its part uploaders stopped; end the producer's stream then.
-  void outcome.then((error) => {
-    if (error && !stream.destroyed) stream.destroy(error);
-  });
+  /** Wakes a producer waiting for a free buffer (or for a failure). */
+  let wake: (() => void) | undefined;
+
+  const fault = (error: unknown): StorageError => {
+    failure ??= fail(error);
+    wake?.();
+    // A part failing while the producer is between writes fails its pipeline at once, not at the next write.
+    queueMicrotask(() => {
+      if (!stream.destroyed) stream.destroy(failure);
+    });
+    return failure;
+  };
+
+  /** A free part buffer of the size part `nextPart` needs; waits while all of them are in flight. */
+  const takeBuffer = async (): Promise<Buffer> => {
+    const size = partSizeOf(options.partSize, nextPart);
+    for (;;) {
+      if (failure) throw failure;
+      const buffer = free.pop();
+      if (buffer && buffer.length === size) return buffer;
+      if (buffer) buffers -= 1; // from before a size step: dropped
+      if (buffers < options.queueSize + 1) {
+        buffers += 1;
+        return Buffer.allocUnsafeSlow(size);
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = undefined;
+    }
+  };
+
+  const startUpload = (): Promise<string> => {
+    uploadId ??= client
+      .send(new CreateMultipartUploadCommand({ ...object, ...serverSideEncryption(options.kmsKeyId) }), { abortSignal: cancel.signal })
+      .then((created) => {
+        if (!created.UploadId) throw new Error('CreateMultipartUpload returned no UploadId');
+        createdId = created.UploadId;
+        return created.UploadId;
+      });
+    return uploadId;
+  };
+
+  /** Sends `buffer[0, length)` as the next part; the buffer returns to the pool when the request has ended. */
+  const sendPart = (buffer: Buffer, length: number): void => {
+    const PartNumber = nextPart++;
+    if (PartNumber > MAX_PARTS) throw fault(new Error(`the object needs more than S3's ${MAX_PARTS} parts; raise storage.s3.partSizeMiB`));
+    const sending = (async () => {
+      try {
+        const UploadId = await startUpload();
+        const body = buffer.subarray(0, length);
+        const sent = await client.send(new UploadPartCommand({ ...object, UploadId, PartNumber, Body: body, ContentLength: length }), { abortSignal: cancel.signal });
+        parts.push({ PartNumber, ETag: sent.ETag });
+      } catch (error) {
+        fault(error);
+      } finally {
+        free.push(buffer);
+        wake?.();
+      }
+    })();
+    inFlight.add(sending);
+    void sending.then(() => inFlight.delete(sending));
+  };
+
+  const copyIn = async (chunk: Buffer): Promise<void> => {
+    let offset = 0;
+    while (offset < chunk.length) {
+      current ??= await takeBuffer();
+      const copied = chunk.copy(current, filled, offset);
+      filled += copied;
+      offset += copied;
+      if (filled === current.length) {
+        sendPart(current, filled);
+        current = undefined;
+        filled = 0;
+      }
+    }
+  };
+
+  const finish = async (): Promise<void> => {
+    finishing = true;
+    if (uploadId === undefined) {
+      // Smaller than one part: a single PutObject.
+      const body = current ? current.subarray(0, filled) : Buffer.alloc(0);
+      await client.send(new PutObjectCommand({ ...object, Body: body, ContentLength: body.length, ...serverSideEncryption(options.kmsKeyId) }), {
+        abortSignal: cancel.signal,
+      });
+    } else {
+      if (current && filled > 0) sendPart(current, filled);
+      current = undefined;
+      while (inFlight.size > 0) await Promise.all(inFlight);
+      if (failure) throw failure;
+      const UploadId = await uploadId;
+      parts.sort((a, b) => a.PartNumber! - b.PartNumber!);
+      await client.send(new CompleteMultipartUploadCommand({ ...object, UploadId, MultipartUpload: { Parts: parts } }), { abortSignal: cancel.signal });
+    }
+    completed = true;
+  };
 
   const stream = new Writable({
-    highWaterMark: 1024 * 1024,
+    highWaterMark: MiB,
     write(chunk: Buffer, _encoding, callback) {
-      if (body.write(chunk)) callback();
-      else body.once('drain', () => callback());
+      copyIn(chunk).then(
+        () => callback(failure ?? null),
+        (error: unknown) => callback(fault(error)),
+      );
     },
     final(callback) {
-      body.end();
-      outcome.then((error) => callback(error ?? null));
-    },
-    destroy(error, callback) {
-      // Upload sees the body fail, stops reading, waits for parts in flight and aborts the multipart upload.
-      if (!completed && !body.destroyed) body.destroy(error ?? new Error('write aborted'));
-      callback(error);
+      if (failure) return callback(failure);
+      finish().then(
+        () => callback(),
+        (error: unknown) => callback(fault(error)),
+      );
     },
   });
 
@@ -72,24 +188,24 @@ export function createS3Writer(options: S3WriteOptions, path: string): StorageWr
   return {
     stream,
     async commit() {
-      if (!stream.writableFinished) {
+      if (failure) throw failure;
+      if (!stream.writableFinished || !completed) {
         throw new StorageError(`storage target ${target.name}: cannot commit ${path} in ${target.location}: not all bytes were written`);
       }
-      const error = await outcome;
-      if (error) throw error;
       committed = true;
     },
     abort() {
       aborting ??= (async () => {
         if (committed) return;
         if (!stream.destroyed) stream.destroy();
-        const error = await outcome;
-        // Completed before the producer failed: the object is visible and must go.
-        if (error === undefined) await client.send(new DeleteObjectCommand({ Bucket, Key: path })).catch(() => {});
-        // Upload aborted it already unless the endpoint was down then; "no such upload" is fine.
-        else if (upload.uploadId !== undefined) {
-          await client.send(new AbortMultipartUploadCommand({ Bucket, Key: path, UploadId: upload.uploadId })).catch(() => {});
+        if (!completed) {
+          cancel.abort();
+          await Promise.allSettled([...inFlight, uploadId]);
+          // An endpoint that is down now keeps the upload: removeIncomplete finds it later (or the bucket's rule).
+          if (createdId !== undefined) await client.send(new AbortMultipartUploadCommand({ ...object, UploadId: createdId })).catch(() => {});
         }
+        // Completed before the producer failed (or completed while its answer was lost): the object must go.
+        if (finishing) await client.send(new DeleteObjectCommand(object)).catch(() => {});
       })();
       return aborting;
     },

@@ -50,11 +50,12 @@ async function writeObject(driver: StorageDriver, path: string, source: Readable
   }
 }
 
-/** A source that yields `bytes` bytes, then fails like a producer that died. */
-function failingSource(bytes: number): Readable {
+/** A source that yields `bytes` bytes, then (once `until` holds) fails like a producer that died. */
+function failingSource(bytes: number, until: () => boolean = () => true): Readable {
   return Readable.from(
     (async function* () {
       for (let sent = 0; sent < bytes; sent += MiB) yield Buffer.alloc(Math.min(MiB, bytes - sent), 7);
+      while (!until()) await new Promise((r) => setTimeout(r, 10));
       throw new Error('pg_dump exited with code 1');
     })(),
   );
@@ -195,7 +196,8 @@ test('a write whose producer fails leaves no object and no multipart upload, how
 
   // Mid-way: two parts are up when the producer dies.
   const midway = driver.write('shop/full/id1/dump.pgc.gz');
-  await assert.rejects(pipeline(failingSource(12 * MiB), midway.stream), /pg_dump exited with code 1/);
+  const partsUp = () => s3.requests.filter((r) => r.method === 'PUT' && r.query.uploadId !== undefined).length >= 2;
+  await assert.rejects(pipeline(failingSource(12 * MiB, partsUp), midway.stream), /pg_dump exited with code 1/);
   await midway.abort();
   await midway.abort();
   assert.ok(s3.requests.some((r) => 'uploads' in r.query), 'a multipart upload had started');
