@@ -3,6 +3,7 @@
 import { IdempotencyStrategy, Storage, type StorageOptions } from '@google-cloud/storage';
 import { Readable } from 'node:stream';
 import type { ObjectInfo, StorageDriver, StorageFeature } from '../types.js';
+import { nativeCrc32cGenerator } from './crc32c.js';
 import { gcsStorageError, type GcsTarget, isMissingObject } from './errors.js';
 import { gcsLifecycle } from './lifecycle.js';
 import { gcsWriter } from './writer.js';
@@ -38,8 +39,10 @@ export function createGcsDriver(options: GcsDriverOptions): StorageDriver {
   const endpoint = options.apiEndpoint?.replace(/\/+$/, '') ?? 'https://storage.googleapis.com';
   const target: GcsTarget = { name, bucket: options.bucket, endpoint };
 
+  const crc32cGenerator = nativeCrc32cGenerator();
   const storageOptions: StorageOptions = {
     apiEndpoint: options.apiEndpoint,
+    ...(crc32cGenerator !== undefined && { crc32cGenerator }),
     timeout: timeoutMs,
     // The client only sends credentials to its default endpoint unless told otherwise; regional and private
     // Google endpoints need them too, emulators must not get them (no credentials exist there).
