@@ -95,7 +95,7 @@ try {
     const usageFile = join(work, `usage-${variant === 'local' ? 'l' : 'm'}-${round}.json`);
     const timed: TimedRun = await runner.runTimed(
       process.execPath,
-      ['--import', probe, CLI, '--config', configs[variant], 'backup', 'full', '--json'],
+      [...profileArgs(variant, round), '--import', probe, CLI, '--config', configs[variant], 'backup', 'full', '--json'],
       { PGWARDEN_BENCH_USAGE_FILE: usageFile },
       postmasterPid,
     );
@@ -200,7 +200,7 @@ async function ensureDatabase(c: BenchCluster): Promise<{ scale: number; databas
 }
 
 async function startCloud(): Promise<{ child: ChildProcess; s3Port: number; gcsUrl: string }> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'cloud-servers.js')], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  const child = spawn(process.execPath, [...cloudProfileArgs(), join(import.meta.dirname, 'cloud-servers.js')], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
   const line = await new Promise<string>((resolve, reject) => {
     let buffered = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -210,6 +210,17 @@ async function startCloud(): Promise<{ child: ChildProcess; s3Port: number; gcsU
     child.once('exit', (code) => reject(new Error(`the cloud servers exited with ${code}`)));
   });
   return { child, ...(JSON.parse(line) as { s3Port: number; gcsUrl: string }) };
+}
+
+/** With PGWARDEN_BENCH_CPU_PROF=DIR, each pgwarden run writes a V8 CPU profile there (open it in Chrome DevTools). */
+function profileArgs(variant: Variant, round: number): string[] {
+  const dir = process.env.PGWARDEN_BENCH_CPU_PROF;
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${variant}-${round}.cpuprofile`] : [];
+}
+
+function cloudProfileArgs(): string[] {
+  const dir = process.env.PGWARDEN_BENCH_CPU_PROF;
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', 'cloud-servers.cpuprofile'] : [];
 }
 
 async function processRss(pid: number): Promise<number> {
