@@ -132,8 +132,6 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
         sourceDone: basebackup.done,
         compression,
         encryptionKey: encryption?.key,
-        // restore-pitr inflates indexed members on every core (one pigz stream inflates on one).
-        gzipMembers: true,
       });
       const writer = storing.writer;
       const written = await storing.written.catch(async (error: unknown) => {

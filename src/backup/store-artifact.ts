@@ -17,8 +17,6 @@ export interface StoreArtifactOptions {
   sourceDone: Promise<void>;
   compression: CompressionSpec;
   encryptionKey: EncryptionKey | undefined;
-  /** gzip: write indexed members (see pipeline/gzip-members.ts). */
-  gzipMembers?: boolean | undefined;
 }
 
 /** Starts the write; `writer.outcomes()` says which targets took the artifact once `written` settled. */
@@ -31,7 +29,6 @@ export function storeArtifact(ctx: BackupContext, options: StoreArtifactOptions)
       compression: options.compression,
       threads: compressionThreads(ctx.config.backup.jobs),
       encryptionKey: options.encryptionKey,
-      gzipMembers: options.gzipMembers,
       writers: [writer],
       signal: ctx.signal,
       onProgress,

@@ -28,7 +28,6 @@ import {
 } from './compression.js';
 import { DigestTap } from './digest.js';
 import { FanOut } from './fan-out.js';
-import { GzipMemberWriter } from './gzip-members.js';
 
 export interface WrittenArtifact {
   rawBytes: number;
@@ -49,8 +48,6 @@ export interface WriteArtifactOptions {
   /** Compressor threads; default every core. */
   threads?: number | undefined;
   encryptionKey?: EncryptionKey | undefined;
-  /** gzip only: indexed gzip members from Node's zlib instead of pigz, so a restore can inflate them in parallel. */
-  gzipMembers?: boolean | undefined;
   writers: StorageWriter[];
   signal?: AbortSignal | undefined;
   onProgress?: ByteProgress | undefined;
@@ -70,8 +67,6 @@ export async function writeArtifact(options: WriteArtifactOptions): Promise<Writ
   const head: (Readable | Duplex)[] = [];
   if (algorithm === 'none') {
     head.push(options.source, raw);
-  } else if (algorithm === 'gzip' && options.gzipMembers) {
-    head.push(options.source, raw, new GzipMemberWriter({ level: options.compression.level, concurrency: options.threads ?? compressionThreads() }));
   } else {
     compressor = startCompressor(options.compression, {
       threads: options.threads ?? compressionThreads(),

@@ -3,7 +3,6 @@
 // with --start, starts the server and waits until recovery reached the target and it accepts connections.
 import { parseLsn, segmentOfLsn } from '../wal/names.js';
 import { removeStagedWal, stageWal, stagedRestoreCommand } from './stage-wal.js';
-import { unpackBaseArchive } from './unpack-base.js';
 import { mkdir, readdir, readFile, stat, writeFile, appendFile, chown, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +12,8 @@ import { RestoreError, UsageError } from '../errors.js';
 import { rootPrefix } from '../manifest/layout.js';
 import { parseManifest, requireArtifact } from '../manifest/manifest.js';
 import type { BackupManifest } from '../manifest/types.js';
+import { backupReadOptions } from '../pipeline/artifact.js';
+import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { findPgBinDir } from '../postgres/bindir.js';
 import { runToolForText, startTool } from '../postgres/run-tool.js';
 import { readTextObject } from '../storage/text.js';
@@ -169,8 +170,9 @@ export async function restorePitr(ctx: PitrContext, options: PitrOptions): Promi
 
   await prepareDataDir(options.dataDir);
   try {
-    const unpacked = await unpackBaseArchive({ source: ctx.storage.read(artifactPath), artifact, keyring: ctx.keyring, into: options.dataDir, signal: ctx.signal });
-    if (unpacked.sha256 !== artifact.sha256) {
+    const read = backupReadOptions(artifact, ctx.keyring, ctx.signal);
+    const unpacked = await unpackDirectoryArchive({ source: ctx.storage.read(artifactPath), read, rawBytes: artifact.rawBytes, into: options.dataDir, signal: ctx.signal });
+    if (unpacked.stored.sha256() !== artifact.sha256) {
       throw new RestoreError(`base backup ${base.backupId} does not match its checksum: the stored copy was altered`, {
         hints: ['restore from another copy or an older base backup'],
       });
