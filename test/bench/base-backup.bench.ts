@@ -1,7 +1,7 @@
 // Benchmark of physical backups and point-in-time restores on a generated hotel database of ≥ 1 GB, all in one
 // run on one cluster (fsync on, archive_mode on), at one compression (--compression, default gzip:6):
 //   A. `pgwarden backup base` (backup.jobs --jobs: pg_basebackup -Ft -X none through the in-stream check against
-//      its backup_manifest into the compressor on every core (gzip: indexed members from Node's zlib) → AES-GCM →
+//      its backup_manifest into the compressor on every core → AES-GCM →
 //      SHA-256 → file, then pg_waldump over its WAL from the archive), stream and verify phases from the catalog's
 //      backup_logs;
 //   B. `pg_basebackup -Ft --compress=client-<algorithm>:<level> -X none -c fast` into a directory;
