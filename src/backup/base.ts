@@ -1,8 +1,11 @@
 // A physical base backup, the start point of point-in-time recovery: `pg_basebackup -Ft -X none` streams
-// the data directory as one tar (its backup_manifest inside) through the same pipeline into storage. WAL
-// comes from the archive, so the run then waits until the WAL the backup needs is archived, and verifies
-// the stored copy with pg_verifybackup — files against the manifest and that WAL parsed end to end.
-import { mkdir, readFile } from 'node:fs/promises';
+// the data directory as one tar (its backup_manifest inside) through the same pipeline into storage, and every
+// file is checked against that manifest as it passes (BaseStreamCheck: what pg_verifybackup checks for the
+// files, with no second pass over the backup). WAL comes from the archive, so the run then waits until the WAL
+// the backup needs is archived and has pg_waldump parse it, as pg_verifybackup would. `pgwarden verify` still
+// reads the stored copy back and runs pg_verifybackup on it (verifyBaseArtifact).
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseConfig } from '../config/index.js';
 import { PrecheckError, VerificationError } from '../errors.js';
@@ -15,6 +18,7 @@ import { toolConnection } from '../postgres/connection.js';
 import { startTool, type ToolProcess } from '../postgres/run-tool.js';
 import { manifestCopies, settleArtifactCopies, writeManifestCopies } from '../copies/settle.js';
 import { storeArtifact } from './store-artifact.js';
+import { BaseStreamCheck, type ManifestChecksumAlgorithm, type WalRange } from './base-stream-check.js';
 import type { StorageDriver } from '../storage/types.js';
 import { encryptsNewArtifacts, newArtifactKey } from '../crypto/envelope.js';
 import type { KeyRing } from '../crypto/keyring.js';
@@ -35,11 +39,8 @@ export interface BaseBackupContext extends BackupContext {
   wal: BaseBackupWal;
 }
 
-interface WalRange {
-  timeline: number;
-  startLsn: string;
-  endLsn: string;
-}
+// Named explicitly (it is the server's default) because the stream check computes the files' sums as they pass.
+const MANIFEST_CHECKSUMS: ManifestChecksumAlgorithm = 'CRC32C';
 
 export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, options: RunOptions = {}): Promise<BackupResult> {
   const { config, catalog, storage } = ctx;
@@ -81,7 +82,7 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
       const expected = expectedSize(await catalog.recentSizes(db.name, 'base', 7), clusterBytes, compression.algorithm !== 'none');
       setExpectedSize(expected);
       await checkDiskSpace(storage, dir, expected);
-      const [pgBasebackup, pgVerifyBackup] = await findToolsForServer(['pg_basebackup', 'pg_verifybackup'], config.backup.pgBinDir, info.serverMajor);
+      const [pgBasebackup, pgWaldump] = await findToolsForServer(['pg_basebackup', 'pg_waldump'], config.backup.pgBinDir, info.serverMajor);
       await log('precheck', 'info', `pre-checks passed: PostgreSQL ${info.serverVersion}, role ${info.role}, expected size ${formatBytes(expected)}`);
 
       // Under KMS a data key of this backup's own (before pg_basebackup starts: KMS down fails the run at once).
@@ -89,7 +90,16 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
       const conn = toolConnection(replicationUrl);
       basebackup = startTool(
         pgBasebackup.path,
-        ['--pgdata=-', '--format=tar', '--wal-method=none', '--checkpoint=fast', '--no-password', `--label=pgwarden ${backupId}`, `--dbname=${conn.dbname}`],
+        [
+          '--pgdata=-',
+          '--format=tar',
+          '--wal-method=none',
+          '--checkpoint=fast',
+          `--manifest-checksums=${MANIFEST_CHECKSUMS}`,
+          '--no-password',
+          `--label=pgwarden ${backupId}`,
+          `--dbname=${conn.dbname}`,
+        ],
         {
           stdout: 'pipe',
           env: conn.env,
@@ -105,23 +115,36 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
         },
       );
       const artifactPath = `${dir}/${artifactFile}`;
+      // The plain tar passes through Node (the check) on its way to the compressor.
+      const streamCheck = new BaseStreamCheck({ algorithm: MANIFEST_CHECKSUMS });
+      basebackup.stdout!.once('error', (error) => streamCheck.destroy(error));
+      basebackup.stdout!.pipe(streamCheck);
+      const producer = basebackup.done.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       const storing = storeArtifact(ctx, {
         database: db.name,
         type: 'base',
         path: artifactPath,
         expectedBytes: expected,
-        source: basebackup.stdout!,
+        source: streamCheck,
         sourceDone: basebackup.done,
         compression,
         encryptionKey: encryption?.key,
       });
       const writer = storing.writer;
-      const written = await storing.written.catch((error: unknown) => {
-        if (!archivingStuck) throw error;
-        throw new PrecheckError('config', `WAL archiving of "${db.name}" is not working: ${archivingStuck}`, {
-          hints: ['check archive_command (pgwarden wal-push) and pg_stat_archiver on the server, or that pgwarden serve archives this database'],
-        });
+      const written = await storing.written.catch(async (error: unknown) => {
+        if (archivingStuck) {
+          throw new PrecheckError('config', `WAL archiving of "${db.name}" is not working: ${archivingStuck}`, {
+            hints: ['check archive_command (pgwarden wal-push) and pg_stat_archiver on the server, or that pgwarden serve archives this database'],
+          });
+        }
+        // A stream cut short because pg_basebackup failed: its own message says why.
+        const failed = error instanceof VerificationError && error.check === 'archive' ? await producer : undefined;
+        throw failed ?? error;
       });
+      const streamed = streamCheck.report();
       const finishedAt = ctx.now();
       await log('dump', 'info', `base backup streamed: ${formatBytes(written.rawBytes)} raw, ${formatBytes(written.storedBytes)} stored`, { ...written });
 
@@ -136,20 +159,20 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
       };
       const settled = await settleArtifactCopies(ctx, writer, artifactPath, written, log);
       const verifiedAt = ctx.now();
-      const check = await verifyBaseArtifact({
-        storage: storage.only(settled.holders),
-        path: artifactPath,
-        artifact,
-        keyring: ctx.keyring,
-        pgVerifyBackup: pgVerifyBackup.path,
+      const check = await checkBaseWal({
+        ranges: streamed.walRanges,
+        pgWaldump: pgWaldump.path,
         tempDir: config.backup.tempDir,
         signal: ctx.signal,
         collectWal: (range, walDir) => ctx.wal.collect({ database: db, ...range, dir: walDir, signal: ctx.signal }),
       });
-      await log('verify', 'info', `verified with pg_verifybackup: every file against backup_manifest, WAL ${check.range.startLsn}..${check.range.endLsn} parsed (${check.segments.length} segments)`, {
-        ...check.range,
-        segments: check.segments,
-      });
+      await log(
+        'verify',
+        'info',
+        `verified while streaming: ${streamed.files} files (${formatBytes(streamed.bytes)}) against backup_manifest (${streamed.checksumAlgorithm}); ` +
+          `WAL ${check.range.startLsn}..${check.range.endLsn} parsed by pg_waldump (${check.segments.length} segments)`,
+        { ...check.range, segments: check.segments, files: streamed.files, checksumAlgorithm: streamed.checksumAlgorithm },
+      );
 
       const { manifest, text } = sealManifest({
         formatVersion: MANIFEST_FORMAT_VERSION,
@@ -187,6 +210,48 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
       basebackup?.kill();
     },
   );
+}
+
+/** The WAL span of a backup's WAL-Ranges: from the first start to the last end, on the last timeline. */
+function spanOf(ranges: WalRange[]): WalRange {
+  const first = ranges[0]!;
+  const last = ranges.at(-1)!;
+  return { timeline: last.timeline, startLsn: first.startLsn, endLsn: last.endLsn };
+}
+
+/**
+ * The WAL half of pg_verifybackup, run as it runs it: the backup's WAL restored from the archive into a temporary
+ * directory, and `pg_waldump --quiet` over each WAL range of the manifest (every record from start to end readable).
+ */
+export async function checkBaseWal(options: {
+  ranges: WalRange[];
+  pgWaldump: string;
+  tempDir?: string | undefined;
+  signal?: AbortSignal | undefined;
+  collectWal(range: WalRange, dir: string): Promise<string[]>;
+}): Promise<{ range: WalRange; segments: string[]; durationSeconds: number }> {
+  const started = performance.now();
+  const range = spanOf(options.ranges);
+  const walDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'pgwarden-wal-check-'));
+  try {
+    const segments = await options.collectWal(range, walDir);
+    for (const r of options.ranges) {
+      const waldump = startTool(options.pgWaldump, ['--quiet', `--path=${walDir}`, `--timeline=${r.timeline}`, `--start=${r.startLsn}`, `--end=${r.endLsn}`], {
+        signal: options.signal,
+        label: 'pg_waldump',
+      });
+      try {
+        await waldump.done;
+      } catch (error) {
+        throw new VerificationError('archive', `the WAL this base backup needs does not parse (timeline ${r.timeline}, ${r.startLsn}..${r.endLsn}): ${waldump.stderrTail().trim().split('\n').slice(-3).join(' | ')}`, {
+          cause: error,
+        });
+      }
+    }
+    return { range, segments, durationSeconds: (performance.now() - started) / 1000 };
+  } finally {
+    await rm(walDir, { recursive: true, force: true });
+  }
 }
 
 export interface VerifyBaseOptions {

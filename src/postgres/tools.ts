@@ -6,7 +6,7 @@ import { ToolError } from '../errors.js';
 import { listPgBinDirs } from './bindir.js';
 import { runToolForText } from './run-tool.js';
 
-export type PgToolName = 'pg_dump' | 'pg_restore' | 'pg_basebackup' | 'pg_receivewal' | 'pg_verifybackup' | 'psql';
+export type PgToolName = 'pg_dump' | 'pg_restore' | 'pg_basebackup' | 'pg_receivewal' | 'pg_verifybackup' | 'pg_waldump' | 'psql';
 
 export interface PgTool {
   name: PgToolName;

@@ -1,8 +1,9 @@
 // Benchmark of physical backups and point-in-time restores on a generated hotel database of ≥ 1 GB, all in one
 // run on one cluster (fsync on, archive_mode on), at one compression (--compression, default gzip:6):
-//   A. `pgwarden backup base` (backup.jobs --jobs: pg_basebackup -Ft -X none piped into the compressor on every
-//      core → AES-GCM → SHA-256 → file, then the read-back verification with pg_verifybackup against the archived
-//      WAL), stream and verify phases from the catalog's backup_logs;
+//   A. `pgwarden backup base` (backup.jobs --jobs: pg_basebackup -Ft -X none through the in-stream check against
+//      its backup_manifest into the compressor on every core → AES-GCM →
+//      SHA-256 → file, then pg_waldump over its WAL from the archive), stream and verify phases from the catalog's
+//      backup_logs;
 //   B. `pg_basebackup -Ft --compress=client-<algorithm>:<level> -X none -c fast` into a directory;
 //   C. pgBackRest full backups (same algorithm and level, process-max 1 and 2) of the same cluster into a
 //      repository on the same disk;
