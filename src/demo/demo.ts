@@ -85,7 +85,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const app = service.app;
     const [full, base] = await Promise.all([waitForBackup(app, 'full', options.signal), waitForBackup(app, 'base', options.signal)]);
     out(`   full ${full.backupId}: ${full.fileSize} bytes stored, verified through pg_restore\n`);
-    out(`   base ${base.backupId}: ${base.fileSize} bytes stored, verified with pg_verifybackup and its archived WAL\n`);
+    out(`   base ${base.backupId}: ${base.fileSize} bytes stored, checked against its backup_manifest while streaming, its WAL parsed by pg_waldump\n`);
 
     out('2. restore the full backup into a new database "hotel_restored" ...\n');
     const targetUrl = await primary.createDatabase('hotel_restored');

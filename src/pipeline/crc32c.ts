@@ -1,6 +1,21 @@
-// CRC-32C (Castagnoli), the checksum pg_basebackup's backup_manifest gives every file by default. Node has no
-// built-in one; this table-driven version (16 bytes per step) runs at ~1.4 GB/s on one core here, so checking
-// a base backup's files as they stream costs well under a second per GB.
+// CRC-32C (Castagnoli): the checksum pg_basebackup's backup_manifest gives every file by default, and the one
+// GCS checks uploads with. Node has no built-in one. Native code (@node-rs/crc32: SSE 4.2 / ARM CRC
+// instructions) runs at ~9 GB/s here; where its binding cannot load, a table-driven JavaScript version
+// (16 bytes per step, ~1.4 GB/s) takes over.
+import { createRequire } from 'node:module';
+
+/** Continues `crc` (0 to start) over `bytes`; the CRC of everything seen so far, as an unsigned 32-bit number. */
+export type Crc32c = (bytes: Uint8Array, crc?: number) => number;
+
+/** The native implementation, or undefined when its binding does not load on this platform. */
+export function loadNativeCrc32c(): Crc32c | undefined {
+  try {
+    const native = (createRequire(import.meta.url)('@node-rs/crc32') as { crc32c: (input: Uint8Array, initialState?: number) => number }).crc32c;
+    return (bytes, crc = 0) => native(bytes, crc) >>> 0;
+  } catch {
+    return undefined;
+  }
+}
 
 const POLY = 0x82f63b78;
 const TABLE = buildTable();
@@ -22,8 +37,8 @@ function buildTable(): Int32Array {
   return table;
 }
 
-/** Continues `crc` (0 to start) over `bytes`; returns the CRC of everything seen so far, as an unsigned 32-bit number. */
-export function crc32c(bytes: Uint8Array, crc = 0): number {
+/** The JavaScript implementation (the fallback; also the reference the native one is tested against). */
+export function crc32cJs(bytes: Uint8Array, crc = 0): number {
   const t = TABLE;
   const b = bytes;
   let c = ~crc;
@@ -52,6 +67,8 @@ export function crc32c(bytes: Uint8Array, crc = 0): number {
   for (; i < b.length; i++) c = t[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }
+
+export const crc32c: Crc32c = loadNativeCrc32c() ?? crc32cJs;
 
 /** As PostgreSQL prints a CRC-32C in a backup manifest: its four bytes in memory order (little-endian), in hex. */
 export function crc32cManifestHex(crc: number): string {

@@ -1,4 +1,4 @@
-// The native CRC32C handed to the GCS client agrees with the client's own JavaScript CRC32C byte for byte,
+// The CRC32C validator handed to the GCS client agrees with the client's own JavaScript CRC32C byte for byte,
 // in one piece and chunked, and validates the way the client's class does.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
