@@ -5,7 +5,8 @@
 #   docker build --build-arg PG_MAJOR=16 -t pgwarden:16 .
 #
 # PG_MAJOR must be at least the major version of every server it backs up (pg_dump refuses a newer server).
-# The compressors (zstd, pigz for gzip, lz4) run as child processes; pgwarden checks them at start.
+# The compressors (zstd, pigz for gzip, lz4) run as child processes; pgwarden checks them at start. igzip
+# (isal) decompresses gzip about three times faster than pigz; without it pgwarden falls back to pigz.
 # The client tools come from the PostgreSQL project's apt repository (apt.postgresql.org, "PGDG"), which has
 # every supported major for Debian 12; Debian's own archive has only 15.
 
@@ -48,10 +49,10 @@ RUN set -eux; \
       'Signed-By: /usr/share/keyrings/apt.postgresql.org.gpg' \
       > /etc/apt/sources.list.d/pgdg.sources; \
     apt-get update; \
-    apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}" tar gzip zstd pigz lz4; \
+    apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}" tar gzip zstd pigz lz4 isal; \
     rm -rf /var/lib/apt/lists/*; \
     "/usr/lib/postgresql/${PG_MAJOR}/bin/pg_dump" --version; \
-    zstd --version; pigz --version; lz4 --version
+    zstd --version; pigz --version; lz4 --version; igzip --version
 
 # A fixed uid/gid, so volumes and Kubernetes securityContext (runAsUser, fsGroup) can name it.
 RUN set -eux; \

@@ -2,7 +2,9 @@
 // the work off Node's event loop, and a producer's pipe (pg_dump, pg_basebackup) can be handed to them so
 // the plain bytes never pass through Node. gzip is pigz: a standard gzip stream (`gzip -t` accepts it).
 // The algorithm and level are recorded in the manifest, so a restore reads whatever a backup was made with.
+import { accessSync, constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { type Duplex, PassThrough, type Readable, type Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { ToolError } from '../errors.js';
@@ -30,6 +32,29 @@ export const LEVEL_RANGES: Readonly<Record<CompressionAlgorithm, readonly [numbe
 
 /** The binary each algorithm runs, to compress and to decompress. */
 export const COMPRESSOR_BINARIES: Readonly<Record<Exclude<CompressionAlgorithm, 'none'>, string>> = { zstd: 'zstd', gzip: 'pigz', lz4: 'lz4' };
+
+/**
+ * The program that decompresses gzip: ISA-L's igzip where installed (Debian package `isal`; it inflates 862 MB
+ * in 0.74 s here against pigz's 2.2 s, at a third of the CPU, and checks every member's CRC and length the
+ * same way), else pigz. Looked up on PATH once per process.
+ */
+let gzipDecompressor: string | undefined;
+export function gzipDecompressorBinary(): string {
+  gzipDecompressor ??= onPath('igzip', process.env.PATH ?? '') ? 'igzip' : 'pigz';
+  return gzipDecompressor;
+}
+
+function onPath(binary: string, path: string): boolean {
+  return path.split(delimiter).some((dir) => {
+    if (dir === '') return false;
+    try {
+      accessSync(join(dir, binary), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
 
 const SUFFIXES: Readonly<Record<CompressionAlgorithm, string>> = { zstd: '.zst', gzip: '.gz', lz4: '.lz4', none: '' };
 
@@ -139,7 +164,7 @@ export function startDecompressor(
   algorithm: Exclude<CompressionAlgorithm, 'none'>,
   options: { output: 'pipe' | number | Writable; signal?: AbortSignal | undefined },
 ): ToolProcess {
-  const binary = COMPRESSOR_BINARIES[algorithm];
+  const binary = algorithm === 'gzip' ? gzipDecompressorBinary() : COMPRESSOR_BINARIES[algorithm];
   return startTool(binary, ['-d', '-c', ...(algorithm === 'lz4' ? [] : ['-q'])], {
     stdin: 'pipe',
     stdout: options.output,

@@ -17,7 +17,9 @@ import {
   type CompressionAlgorithm,
   checkCompressors,
   compressionFor,
+  gzipDecompressorBinary,
   parseCompressorSummary,
+  startDecompressor,
 } from '../../../src/pipeline/compression.js';
 import { startTool } from '../../../src/postgres/run-tool.js';
 import { createLocalDriver } from '../../../src/storage/local/driver.js';
@@ -123,6 +125,32 @@ test('gzip output is a standard gzip stream: gzip -t accepts it and gunzip resto
   await writeArtifact({ source: Readable.from([data]), compression: { algorithm: 'gzip', level: 6 }, writers: [storage.write('c.gz')] });
   execFileSync('gzip', ['-t', join(root, 'c.gz')]);
   assert.ok(execFileSync('gzip', ['-dc', join(root, 'c.gz')], { maxBuffer: 16 * 1024 * 1024 }).equals(data));
+});
+
+/** Decompresses `input` with the gzip decompressor pgwarden picks; its output, or the error it failed with. */
+async function gunzipWithTool(input: Buffer): Promise<Buffer> {
+  const tool = startDecompressor('gzip', { output: 'pipe' });
+  const chunks: Buffer[] = [];
+  tool.stdout!.on('data', (chunk: Buffer) => chunks.push(chunk));
+  tool.stdin!.on('error', () => {});
+  tool.stdin!.end(input);
+  await tool.done;
+  return Buffer.concat(chunks);
+}
+
+test('gzip is decompressed by igzip where installed: every member of a multi-member stream, and damage is an error', async () => {
+  assert.equal(gzipDecompressorBinary(), 'igzip', 'the isal package (igzip) is installed here, as in CI and the image');
+  const first = dumpLike(300_000);
+  const second = dumpLike(200_000);
+  const members = Buffer.concat([execFileSync('gzip', ['-c'], { input: first }), execFileSync('pigz', ['-6', '-c'], { input: second })]);
+  assert.ok((await gunzipWithTool(members)).equals(Buffer.concat([first, second])));
+
+  const truncated = members.subarray(0, members.length - 100);
+  await assert.rejects(gunzipWithTool(truncated), (error: Error) => error instanceof ToolError && /igzip/.test(error.message));
+  const corrupt = Buffer.from(members);
+  corrupt[Math.floor(corrupt.length / 3)]! ^= 0xff;
+  corrupt[Math.floor(corrupt.length / 3) + 1]! ^= 0xff;
+  await assert.rejects(gunzipWithTool(corrupt), (error: Error) => error instanceof ToolError && /igzip/.test(error.message));
 });
 
 test('the compressors installed here pass the start-up check, and their summaries give exact counts', async () => {
