@@ -89,7 +89,7 @@ export function createDecryptStream(keyring: KeyRing, options: DecryptStreamOpti
   function openMiddle(s: Session, record: Buffer): void {
     const plaintext = open(s, record, false);
     if (plaintext !== undefined) {
-      stream.push(plaintext);
+      for (const part of plaintext) stream.push(part);
       s.counter += 1;
       return;
     }
@@ -102,7 +102,7 @@ export function createDecryptStream(keyring: KeyRing, options: DecryptStreamOpti
     if (record.length < TAG_BYTES) throw truncated(received);
     const plaintext = open(s, record, true);
     if (plaintext !== undefined) {
-      stream.push(plaintext);
+      for (const part of plaintext) stream.push(part);
       return;
     }
     // A whole record that opens as a middle one: the stream was cut at a record boundary.
@@ -111,7 +111,7 @@ export function createDecryptStream(keyring: KeyRing, options: DecryptStreamOpti
     throw authenticationFailed(s, whole ? 'middle' : 'end');
   }
 
-  function open(s: Session, record: Buffer, last: boolean): Buffer | undefined {
+  function open(s: Session, record: Buffer, last: boolean): Buffer[] | undefined {
     if (s.counter >= MAX_RECORDS) {
       throw new EncryptionError(`encrypted stream has more than ${MAX_RECORDS} chunks, more than the format allows`, {
         hints: [OTHER_COPY_HINT],

@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { OpSummary, Ratios } from './base-backup-report.js';
 import { type Spread, spread } from './bench-run.js';
 
-export type Op = 'floor' | 'gzip6Pipeline' | 'pgwardenZstd' | 'pgwardenGzip6' | 'verifyByHand' | 'pgRestoreJ2' | 'pgwardenRestoreJ2';
+export type Op = 'floor' | 'gzip6Pipeline' | 'pgwardenZstd' | 'pgwardenGzip6' | 'verifyByHand' | 'pgwardenVerify' | 'pgRestoreJ2' | 'pgwardenRestoreJ2';
 
 export interface Run {
   op: Op;
@@ -96,6 +96,8 @@ export function perfRows(r: PerfResults): Row[] {
   compare('Full backup, gzip 6 (pigz) + AES-GCM: dump phase', phase('pgwardenGzip6', 'dump'), gzip, 0.7, '`pg_dump -Fc -Z0 | gzip -6`', 'full gzip 6 (dump)');
   compare('… the whole command', wall('pgwardenGzip6'), gzip, 0.7, '`pg_dump -Fc -Z0 | gzip -6`', 'full gzip 6 (whole)');
   compare('Verification read-through of the zstd backup (decrypt, SHA-256, zstd -d, pg_restore)', phase('pgwardenZstd', 'verify'), wall('verifyByHand'), 1.15, '`zstd -dc file | pg_restore -f /dev/null`', 'verify');
+  compare('… `pgwarden verify <id>`: the read-through it reports', phase('pgwardenVerify', 'readThrough'), wall('verifyByHand'), 1.15, '`zstd -dc file | pg_restore -f /dev/null`', 'verify command (read-through)');
+  compare('… `pgwarden verify <id>`: the whole command (start-up, catalog, manifest rewrite)', wall('pgwardenVerify'), wall('verifyByHand'), 1.15, '`zstd -dc file | pg_restore -f /dev/null`', 'verify command (whole)');
   compare('Logical restore `restore --jobs 2` (whole command, row counts included)', wall('pgwardenRestoreJ2'), wall('pgRestoreJ2'), 1.1, '`pg_restore -j 2` of the uncompressed dump', 'restore -j 2');
 
   for (const base of r.base) {

@@ -10,6 +10,9 @@
 // the table into README.md between the performance markers.
 // Usage: npm run bench:perf -- [--scales 0.25,1,4] [--full-scale 1] [--rounds 3] [--keep-dir DIR] [--no-base] [--no-readme]
 //   --keep-dir DIR  generated clusters live in DIR/scale-<GB> and are reused next time (default /tmp/pgwarden-perfbench)
+//   --groups LIST   at the full scale, which comparisons run beside the floor and the zstd backup (always run):
+//                   gzip (gzip 6 pipeline and backup), verify (read-through by hand, `pgwarden verify`), restore
+//                   (pg_restore -j 2, pgwarden restore --jobs 2); default all three
 //   --from FILE     redo the table, chart and README section from a results file, and exit
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -34,6 +37,7 @@ const { values: args } = parseArgs({
     'keep-dir': { type: 'string', default: join(tmpdir(), 'pgwarden-perfbench') },
     'no-base': { type: 'boolean', default: false },
     'no-readme': { type: 'boolean', default: false },
+    groups: { type: 'string', default: 'gzip,verify,restore' },
     from: { type: 'string' },
   },
 });
@@ -49,6 +53,11 @@ if (args.from !== undefined) {
 const scales = args.scales.split(',').map(Number);
 const fullScale = Number(args['full-scale']);
 const rounds = Number(args.rounds);
+const groups = new Set(args.groups.split(',').map((g) => g.trim()));
+if ([...groups].some((g) => !['gzip', 'verify', 'restore'].includes(g))) {
+  console.error(`--groups takes gzip, verify, restore; got ${args.groups}`);
+  process.exit(2);
+}
 if (scales.some((s) => !(s > 0)) || !scales.includes(fullScale) || !(rounds >= 1)) {
   console.error('usage: npm run bench:perf -- [--scales 0.25,1,4] [--full-scale 1] [--rounds 3] [--keep-dir DIR] [--no-base] [--no-readme]');
   process.exit(2);
@@ -90,9 +99,10 @@ try {
       };
       // Alternate the order, so neither side always runs on a warmer machine.
       const steps: (() => Promise<Run>)[] = [() => floor(setup, round), () => backup(setup, 'zstd', round)];
-      if (full) steps.push(() => gzipPipeline(setup, round), () => backup(setup, 'gzip', round), () => verifyByHand(setup, round));
+      if (full && groups.has('gzip')) steps.push(() => gzipPipeline(setup, round), () => backup(setup, 'gzip', round));
+      if (full && groups.has('verify')) steps.push(() => verifyByHand(setup, round), () => verifyWithPgwarden(setup, round));
       for (const step of round % 2 === 1 ? steps : steps.reverse()) record(await step());
-      if (full) {
+      if (full && groups.has('restore')) {
         const restores = [() => restoreByHand(setup, round), () => restoreWithPgwarden(setup, round)];
         for (const step of round % 2 === 1 ? restores : restores.reverse()) record(await step());
       }
@@ -284,6 +294,33 @@ async function makeZstdFile(setup: Setup): Promise<void> {
 async function verifyByHand(setup: Setup, round: number): Promise<Run> {
   const timed = await shell(setup, `zstd -dc ${quote(setup.zstdFile)} | ${quote(setup.pgRestore)} -f /dev/null`);
   return { op: 'verifyByHand', scale: setup.scale, round, wallSeconds: timed.wallSeconds, childRss: childRss(timed.sampled), load: timed.loadBefore, otherCpuSeconds: timed.otherCpuSeconds };
+}
+
+/**
+ * `pgwarden verify <id>` of the newest zstd backup, as its own command: the whole command (start-up, catalog,
+ * manifest rewrite) and, as a phase, the read-through it reports (stat, checksum, decrypt, zstd -d, pg_restore).
+ */
+async function verifyWithPgwarden(setup: Setup, round: number): Promise<Run> {
+  const backupId = setup.backups.at(-1)!;
+  const usageFile = join(setup.dir, 'usage.json');
+  await rm(usageFile, { force: true });
+  const argv = ['--import', setup.probe, CLI, '--config', setup.configs.zstd, 'verify', backupId, '--json'];
+  const timed = await runner.runTimed(process.execPath, argv, { PGWARDEN_BENCH_USAGE_FILE: usageFile }, setup.postmasterPid);
+  const result = JSON.parse(timed.stdout) as { ok: boolean; duration_seconds: number; error: string | null };
+  if (!result.ok) throw new Error(`pgwarden verify ${backupId} failed: ${result.error}`);
+  const usage = JSON.parse(await readFile(usageFile, 'utf8')) as NodeJS.ResourceUsage;
+  return {
+    op: 'pgwardenVerify',
+    scale: setup.scale,
+    round,
+    backupId,
+    wallSeconds: timed.wallSeconds,
+    phases: { readThrough: result.duration_seconds },
+    peakRssBytes: Math.max(usage.maxRSS * 1024, timed.sampled.rootPeakRssBytes),
+    childRss: childRss(timed.sampled),
+    load: timed.loadBefore,
+    otherCpuSeconds: timed.otherCpuSeconds,
+  };
 }
 
 async function backup(setup: Setup, algorithm: 'zstd' | 'gzip', round: number): Promise<Run> {

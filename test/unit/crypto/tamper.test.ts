@@ -189,6 +189,20 @@ describe('altered bytes', () => {
     await assert.rejects(pipeline(Readable.from([altered]), createDecryptStream(createKeyRing([K2026])), sink), EncryptionError);
     assert.deepEqual(sink.received(), shortTail.subarray(0, 2 * CHUNK));
   });
+
+  test('a 1 MiB record opened in parts leaves nothing when its last part is altered', async () => {
+    // The default chunk size: a record is decrypted in 256 KiB parts, all held until its tag checks out.
+    const big = 1024 * 1024;
+    const plaintext = random(3 * big);
+    const sealed = await encrypt(plaintext, { chunkSize: big });
+    const secondRecordEnd = HEADER + 2 * (big + 16);
+    const sink = collector();
+    const altered = flipBit(sealed, secondRecordEnd - 16 - 100);
+    await assert.rejects(pipeline(Readable.from([altered]), createDecryptStream(createKeyRing([K2026])), sink), {
+      message: `decryption failed at chunk 1 (byte offset ${HEADER + big + 16}): the data was altered or reordered`,
+    });
+    assert.deepEqual(sink.received(), plaintext.subarray(0, big));
+  });
 });
 
 describe('reordered and extra records', () => {
