@@ -105,7 +105,7 @@ export function perfRows(r: PerfResults): Row[] {
     const ours = op('pgwarden');
     const theirs = op('pgbackrest2');
     if (ours && theirs) {
-      compare(`Base backup, ${base.compression}, backup.jobs 2 (stream + pg_verifybackup)`, ours.wall, theirs.wall, 1.0, `pgBackRest full, process-max 2`, `base ${base.compression}`);
+      compare(`Base backup, ${base.compression}, backup.jobs 2 (whole command: stream checked against backup_manifest, WAL by pg_waldump)`, ours.wall, theirs.wall, 1.0, `pgBackRest full, process-max 2`, `base ${base.compression}`);
       compare(`… the stream phase alone`, ours.phases['stream'] ?? ours.wall, theirs.wall, 1.0, 'pgBackRest full, process-max 2', `base ${base.compression} (stream)`);
       const a = ours.storedBytes ?? Number.NaN;
       const b = theirs.storedBytes ?? Number.NaN;
@@ -165,7 +165,7 @@ export function formatPerfReport(r: PerfResults): string {
   lines.push(
     `Generated hotel database (jsonb, bytea, arrays, partitioned bookings): ${r.databases.map((d) => `${(d.databaseBytes / 1e9).toFixed(2)} GB`).join(', ')} on disk; ` +
       `fsync on; ${r.rounds} interleaved rounds after an untimed warm-up, medians (range); encryption on for every pgwarden run. ` +
-      `Shared machine: load average ${m.loadBefore.toFixed(2)} at the start, ${r.loadAfter.toFixed(2)} at the end (other engineers' tests ran meanwhile); the whole run took ${r.minutes.toFixed(0)} min.`,
+      `Load average ${m.loadBefore.toFixed(2)} before the run and ${r.loadAfter.toFixed(2)} at its end (its own processes included); the whole run took ${r.minutes.toFixed(0)} min.`,
   );
   lines.push('');
   lines.push('| what | pgwarden | baseline (same run) | ratio | target | |');
