@@ -58,7 +58,6 @@ describe('pg_receivewal receiver', () => {
     const cluster = pg();
     await cluster.query('CREATE TABLE IF NOT EXISTS items (id int, payload text)');
     const dir = await mkdtemp(join(tmpdir(), 'pgwarden-receiver-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
     const storage = createLocalDriver({ root: join(dir, 'store') });
     const keyring = createKeyRing([{ id: 'k1', key: Buffer.alloc(32, 7).toString('base64') }]);
     const spoolDir = join(dir, 'spool');
@@ -66,8 +65,10 @@ describe('pg_receivewal receiver', () => {
     const warnings: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) });
     const receivers: WalReceiver[] = [];
+    // after hooks run in the order they were added: the directory goes only once nothing writes into it.
     t.after(async () => {
       for (const r of receivers) await r.stop();
+      await rm(dir, { recursive: true, force: true });
     });
     const start = () => {
       const receiver = startWalReceiver({
@@ -171,7 +172,6 @@ describe('pg_receivewal receiver', () => {
     const cluster = pg();
     await cluster.query('CREATE TABLE IF NOT EXISTS items (id int, payload text)');
     const dir = await mkdtemp(join(tmpdir(), 'pgwarden-receiver-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
     const storage = createLocalDriver({ root: join(dir, 'store') });
     const receiver = startWalReceiver({
       database: { name: 'down', url: cluster.url() },
@@ -189,6 +189,7 @@ describe('pg_receivewal receiver', () => {
     t.after(async () => {
       await receiver.stop();
       await cluster.query("SELECT pg_drop_replication_slot('pgwarden_down_test')").catch(() => {});
+      await rm(dir, { recursive: true, force: true });
     });
     await eventually('pg_receivewal streams', () => (receiver.status().streaming ? true : undefined));
     const switched = [await switchWal(cluster)];
@@ -213,7 +214,6 @@ describe('pg_receivewal receiver', () => {
     const cluster = pg();
     await cluster.query('CREATE TABLE IF NOT EXISTS items (id int, payload text)');
     const dir = await mkdtemp(join(tmpdir(), 'pgwarden-receiver-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
     const config = parseConfig(
       [
         `catalog: { url: "${cluster.url()}" }`,
@@ -227,7 +227,10 @@ describe('pg_receivewal receiver', () => {
     );
     const storage = createLocalDriver({ root: join(dir, 'store') });
     const archiving = startWalArchiving(config, { storage, keyring: undefined, logger: silent, spoolRoot: join(dir, 'spool'), restartDelayMs: 200 });
-    t.after(() => archiving.stop());
+    t.after(async () => {
+      await archiving.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
     assert.deepEqual([...archiving.receivers.keys()], ['shop']);
     await eventually('pg_receivewal streams', () => (archiving.status()[0]?.streaming ? true : undefined));
     const name = await switchWal(cluster);
@@ -249,7 +252,6 @@ describe('pg_receivewal receiver', () => {
     const cluster = pg();
     await cluster.query('CREATE TABLE IF NOT EXISTS items (id int, payload text)');
     const dir = await mkdtemp(join(tmpdir(), 'pgwarden-receiver-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
     const config = parseConfig(
       [
         `catalog: { url: "${cluster.url()}" }`,
@@ -268,6 +270,7 @@ describe('pg_receivewal receiver', () => {
     t.after(async () => {
       await archiving.stop();
       await cluster.query("SELECT pg_drop_replication_slot('pgwarden_vault')").catch(() => {});
+      await rm(dir, { recursive: true, force: true });
     });
     await eventually('pg_receivewal streams', () => (archiving.status()[0]?.streaming ? true : undefined));
     const archived = async () => (await listArchivedWal(storage, '', 'vault')).objects;
@@ -295,7 +298,6 @@ describe('pg_receivewal receiver', () => {
   it('stops a pg_receivewal orphaned by a pgwarden that died, and takes over its slot and spool', async (t) => {
     const cluster = pg();
     const dir = await mkdtemp(join(tmpdir(), 'pgwarden-receiver-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
     const spoolDir = join(dir, 'spool');
     await mkdir(spoolDir);
     await ensureSlot(cluster.url(), 'pgwarden_orphan', 'orphan');
@@ -320,9 +322,11 @@ describe('pg_receivewal receiver', () => {
       logger: silent,
       restartDelayMs: 100,
     });
+    // after hooks run in the order they were added: the directory goes only once nothing writes into it.
     t.after(async () => {
       await receiver.stop();
       await cluster.query("SELECT pg_drop_replication_slot('pgwarden_orphan')").catch(() => {});
+      await rm(dir, { recursive: true, force: true });
     });
     await eventually('the receiver streams on the slot', () => (receiver.status().streaming ? true : undefined));
     await assert.rejects(orphan.done, /SIGTERM|exited/);
