@@ -15,7 +15,7 @@ import { backupReadOptions } from '../pipeline/artifact.js';
 import { compressionFor, compressionSuffix } from '../pipeline/compression.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { toolConnection } from '../postgres/connection.js';
-import { startTool, type ToolProcess } from '../postgres/run-tool.js';
+import { startTool, stderrSummary, type ToolProcess } from '../postgres/run-tool.js';
 import { manifestCopies, settleArtifactCopies, writeManifestCopies } from '../copies/settle.js';
 import { storeArtifact } from './store-artifact.js';
 import { BaseStreamCheck, type ManifestChecksumAlgorithm, type WalRange } from './base-stream-check.js';
@@ -243,7 +243,7 @@ export async function checkBaseWal(options: {
       try {
         await waldump.done;
       } catch (error) {
-        throw new VerificationError('archive', `the WAL this base backup needs does not parse (timeline ${r.timeline}, ${r.startLsn}..${r.endLsn}): ${waldump.stderrTail().trim().split('\n').slice(-3).join(' | ')}`, {
+        throw new VerificationError('archive', `the WAL this base backup needs does not parse (timeline ${r.timeline}, ${r.startLsn}..${r.endLsn}): ${stderrSummary(waldump.stderrTail())}`, {
           cause: error,
         });
       }
@@ -301,7 +301,7 @@ export async function verifyBaseArtifact(options: VerifyBaseOptions): Promise<{ 
     try {
       await verify.done;
     } catch (error) {
-      throw new VerificationError('archive', `pg_verifybackup rejected ${name}: ${verify.stderrTail().trim().split('\n').slice(-3).join(' | ')}`, { cause: error });
+      throw new VerificationError('archive', `pg_verifybackup rejected ${name}: ${stderrSummary(verify.stderrTail())}`, { cause: error });
     }
     return { range, segments, durationSeconds: (performance.now() - started) / 1000 };
   } finally {
@@ -318,9 +318,7 @@ async function readWalRange(manifestFile: string, name: string): Promise<WalRang
     throw new VerificationError('manifest', `artifact ${name} holds no readable backup_manifest: ${(error as Error).message}`);
   }
   const ranges = parsed['WAL-Ranges'] ?? [];
-  const first = ranges[0];
-  const last = ranges.at(-1);
-  if (!first || !last) throw new VerificationError('manifest', `the backup_manifest in ${name} has no WAL range`);
-  return { timeline: last.Timeline, startLsn: first['Start-LSN'], endLsn: last['End-LSN'] };
+  if (ranges.length === 0) throw new VerificationError('manifest', `the backup_manifest in ${name} has no WAL range`);
+  return spanOf(ranges.map((r) => ({ timeline: r.Timeline, startLsn: r['Start-LSN'], endLsn: r['End-LSN'] })));
 }
 

@@ -93,7 +93,7 @@ export function startTool(binary: string, args: string[], options: ToolOptions =
         resolve();
       } else {
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-        const detail = lastLines(tail);
+        const detail = stderrSummary(tail);
         reject(new ToolError(detail ? `${label} ${how}: ${detail}` : `${label} ${how}`));
       }
     });
@@ -126,7 +126,7 @@ export async function runToolForText(binary: string, args: string[], options: Om
 }
 
 /** The last few meaningful lines of a program's stderr, joined for a one-line message. */
-function lastLines(text: string): string {
+export function stderrSummary(text: string): string {
   const lines = text
     .split('\n')
     .map((l) => l.trim())

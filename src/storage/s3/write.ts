@@ -61,7 +61,6 @@ export function createS3Writer(options: S3WriteOptions, path: string): StorageWr
   let filled = 0;
   let nextPart = 1;
   let uploadId: Promise<string> | undefined;
-  let createdId: string | undefined;
   const parts: CompletedPart[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: StorageError | undefined;
@@ -105,9 +104,9 @@ export function createS3Writer(options: S3WriteOptions, path: string): StorageWr
       .send(new CreateMultipartUploadCommand({ ...object, ...serverSideEncryption(options.kmsKeyId) }), { abortSignal: cancel.signal })
       .then((created) => {
         if (!created.UploadId) throw new Error('CreateMultipartUpload returned no UploadId');
-        createdId = created.UploadId;
         return created.UploadId;
       });
+    uploadId.catch(() => {}); // a failed start reaches the parts that await it
     return uploadId;
   };
 
@@ -200,9 +199,10 @@ export function createS3Writer(options: S3WriteOptions, path: string): StorageWr
         if (!stream.destroyed) stream.destroy();
         if (!completed) {
           cancel.abort();
-          await Promise.allSettled([...inFlight, uploadId]);
+          await Promise.allSettled(inFlight);
+          const UploadId = await uploadId?.catch(() => undefined);
           // An endpoint that is down now keeps the upload: removeIncomplete finds it later (or the bucket's rule).
-          if (createdId !== undefined) await client.send(new AbortMultipartUploadCommand({ ...object, UploadId: createdId })).catch(() => {});
+          if (UploadId !== undefined) await client.send(new AbortMultipartUploadCommand({ ...object, UploadId })).catch(() => {});
         }
         // Completed before the producer failed (or completed while its answer was lost): the object must go.
         if (finishing) await client.send(new DeleteObjectCommand(object)).catch(() => {});
