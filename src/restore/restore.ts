@@ -1,13 +1,15 @@
 // Restores a full backup by id into a target database. The stored bytes are checked against the manifest
 // first (a restore never loads data that fails its checksum), then streamed through decrypt + decompress
 // into pg_restore. One job: a single transaction, so a failure leaves the target as it was. Several jobs:
-// pg_restore needs a seekable archive, so the plain dump is first written to a temporary file.
+// pg_restore needs a seekable archive, so the plain dump is first written to a temporary file, and the data
+// offsets pg_dump could not write into a pipe are filled into its table of contents.
 import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import type { Logger } from 'pino';
 import type { Catalog } from '../catalog/catalog.js';
 import { missingKeyHint } from '../crypto/envelope.js';
 import type { KeyRing } from '../crypto/keyring.js';
@@ -19,6 +21,7 @@ import { connect, describeUrl, toolConnection } from '../postgres/connection.js'
 import { startTool, type ToolProcess } from '../postgres/run-tool.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { findPgTool } from '../postgres/tools.js';
+import { writeDataOffsets } from '../postgres/dump-data-offsets.js';
 import { copiesOf } from '../storage/target-set.js';
 import type { StorageDriver } from '../storage/types.js';
 import { formatBytes } from '../backup/precheck.js';
@@ -44,6 +47,7 @@ export interface RestoreContext {
   signal?: AbortSignal | undefined;
   /** Hears the stored bytes read (progress line). */
   progress?: ProgressReporter | undefined;
+  logger?: Logger | undefined;
 }
 
 export interface RestoredTable {
@@ -157,7 +161,20 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
               hints: ['set backup.tempDir to a larger disk, or restore with --jobs 1 (streams, needs no temporary space)'],
             });
           }
-          checked(await readArtifactInto({ ...read, source: storage.read(artifactPath), into: { file }, signal: ctx.signal, onProgress: onProgress }));
+          const written = readArtifactInto({ ...read, source: storage.read(artifactPath), into: { file }, signal: ctx.signal, onProgress: onProgress }).then(checked);
+          // Without data offsets every pg_restore worker scans the file for each table it restores. The scan
+          // follows the file as it is written, and patches it only once it was written whole and checked.
+          const offsetsWritten = writeDataOffsets(file, { writing: written });
+          try {
+            await written;
+          } catch (error) {
+            await offsetsWritten.catch(() => {});
+            throw error;
+          }
+          const offsets = await offsetsWritten;
+          if ('skipped' in offsets) {
+            ctx.logger?.warn({ backupId: manifest.backupId, reason: offsets.skipped }, `restore: the dump's data offsets were not filled in (${offsets.skipped}); pg_restore --jobs will scan for each table's data, which is slower`);
+          }
           await runRestore(startTool(pgRestore.path, [`--jobs=${options.jobs}`, ...args, file], { env: conn.env, signal: ctx.signal, label }), target);
         } finally {
           await rm(dir, { recursive: true, force: true });
