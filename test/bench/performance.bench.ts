@@ -1,5 +1,6 @@
 // The performance benchmark of README "Performance" (issue #9), every baseline in the same run, interleaved:
-//   at the full scale (default 1 GB), per round: the floor `pg_dump -Fc -Z0 > file`, `pg_dump -Fc -Z0 | gzip -6`,
+//   at the full scale (default 1 GB), per round: the floor `pg_dump -Fc -Z0 > file`, the same compression as the
+//   zstd backup by hand (`pg_dump -Fc -Z0 | zstd -3 -T2 > file`, a reference for what bounds it), `pg_dump -Fc -Z0 | gzip -6`,
 //   `pgwarden backup full` with zstd (the default) and with gzip 6, both encrypted; the read-through of the zstd
 //   backup against `zstd -dc file | pg_restore -f /dev/null`; `pgwarden restore --jobs 2` against
 //   `pg_restore -j 2` from the uncompressed dump;
@@ -99,6 +100,7 @@ try {
       };
       // Alternate the order, so neither side always runs on a warmer machine.
       const steps: (() => Promise<Run>)[] = [() => floor(setup, round), () => backup(setup, 'zstd', round)];
+      if (full) steps.push(() => zstdPipeline(setup, round));
       if (full && groups.has('gzip')) steps.push(() => gzipPipeline(setup, round), () => backup(setup, 'gzip', round));
       if (full && groups.has('verify')) steps.push(() => verifyByHand(setup, round), () => verifyWithPgwarden(setup, round));
       for (const step of round % 2 === 1 ? steps : steps.reverse()) record(await step());
@@ -194,6 +196,7 @@ async function describeMachine(cluster: BenchCluster): Promise<PerfResults['mach
       zstd: await first('zstd', ['--version']),
       pigz: await first('pigz', ['--version']),
       gzip: await first('gzip', ['--version']),
+      igzip: await first('igzip', ['--version']),
       pgbackrest: await first('pgbackrest', ['version']),
     },
     commit: sourceCommit(),
@@ -284,6 +287,15 @@ async function gzipPipeline(setup: Setup, round: number): Promise<Run> {
   const storedBytes = (await stat(file)).size;
   await rm(file);
   return { op: 'gzip6Pipeline', scale: setup.scale, round, wallSeconds: timed.wallSeconds, storedBytes, childRss: childRss(timed.sampled), load: timed.loadBefore, otherCpuSeconds: timed.otherCpuSeconds };
+}
+
+/** The same compression as the zstd backup, by hand: pg_dump piped to zstd on both cores. */
+async function zstdPipeline(setup: Setup, round: number): Promise<Run> {
+  const file = join(setup.dir, 'pipeline.pgc.zst');
+  const timed = await shell(setup, `${quote(setup.pgDump)} -Fc -Z0 -d ${quote(setup.cluster.url(DB_NAME))} | zstd -q -3 -T2 > ${quote(file)}`);
+  const storedBytes = (await stat(file)).size;
+  await rm(file);
+  return { op: 'zstd3Pipeline', scale: setup.scale, round, wallSeconds: timed.wallSeconds, storedBytes, childRss: childRss(timed.sampled), load: timed.loadBefore, otherCpuSeconds: timed.otherCpuSeconds };
 }
 
 async function makeZstdFile(setup: Setup): Promise<void> {
