@@ -26,15 +26,8 @@ const READ_BYTES = 4 * 1024 * 1024;
 /** How long to wait for a file being written to grow before looking again. */
 const GROWTH_POLL_MS = 5;
 
-/** A TABLE DATA entry of the table of contents: the rows of one table (names as stored, unquoted). */
-export interface TableDataEntry {
-  dumpId: number;
-  schema: string;
-  table: string;
-}
-
 export type DataOffsetsResult =
-  | { patched: number; entries: number; tableData: TableDataEntry[] }
+  | { patched: number; entries: number }
   /** The archive was left as it was: pg_restore still reads it, scanning for each table's data. */
   | { skipped: string };
 
@@ -57,9 +50,8 @@ export async function writeDataOffsets(path: string, options: DataOffsetsOptions
   try {
     const reader = new ArchiveReader(handle, await Growth.of(handle, options.writing));
     let plan: Map<number, { at: number; offset: number }>;
-    const tableData: TableDataEntry[] = [];
     try {
-      plan = await planOffsets(reader, tableData);
+      plan = await planOffsets(reader);
     } catch (error) {
       if (error instanceof ArchiveShapeError) return { skipped: error.message };
       throw error;
@@ -74,7 +66,7 @@ export async function writeDataOffsets(path: string, options: DataOffsetsOptions
       }
       await handle.write(field, 0, field.length, at);
     }
-    return { patched: plan.size, entries: reader.tocEntries, tableData };
+    return { patched: plan.size, entries: reader.tocEntries };
   } finally {
     await handle.close();
   }
@@ -100,7 +92,7 @@ async function openWhenCreated(path: string, writing: Promise<unknown> | undefin
 }
 
 /** Where each unset offset field is and the block it should point at. */
-async function planOffsets(reader: ArchiveReader, tableData: TableDataEntry[]): Promise<Map<number, { at: number; offset: number }>> {
+async function planOffsets(reader: ArchiveReader): Promise<Map<number, { at: number; offset: number }>> {
   await readHeader(reader);
   const unset = new Map<number, number>(); // dump id → position of its offset field
   const count = await reader.int();
@@ -109,13 +101,9 @@ async function planOffsets(reader: ArchiveReader, tableData: TableDataEntry[]): 
   for (let i = 0; i < count; i++) {
     const dumpId = await reader.int();
     await reader.int(); // had a data dumper
-    for (let s = 0; s < 2; s++) await reader.skipString(); // tableoid, oid
-    const tag = await reader.string();
-    const desc = await reader.string();
+    for (let s = 0; s < 4; s++) await reader.skipString(); // tableoid, oid, tag, desc
     await reader.int(); // section
-    for (let s = 0; s < 3; s++) await reader.skipString(); // defn, dropStmt, copyStmt
-    const namespace = await reader.string();
-    await reader.skipString(); // tablespace
+    for (let s = 0; s < 5; s++) await reader.skipString(); // defn, dropStmt, copyStmt, namespace, tablespace
     if (reader.version >= version(1, 14, 0)) await reader.skipString(); // tableam
     if (reader.version >= version(1, 16, 0)) await reader.int(); // relkind
     await reader.skipString(); // owner
@@ -125,7 +113,6 @@ async function planOffsets(reader: ArchiveReader, tableData: TableDataEntry[]): 
     const state = await reader.byte();
     reader.skip(reader.offSize);
     if (state === K_OFFSET_POS_NOT_SET) unset.set(dumpId, at);
-    if (desc === 'TABLE DATA' && namespace !== null && tag !== null) tableData.push({ dumpId, schema: namespace, table: tag });
   }
 
   const plan = new Map<number, { at: number; offset: number }>();
@@ -283,14 +270,6 @@ class ArchiveReader {
     const at = this.position - this.bufferAt;
     this.position += n;
     return this.buffer.subarray(at, at + n);
-  }
-
-  /** A short length-prefixed string (a name), or null for a NULL string. */
-  async string(): Promise<string | null> {
-    const length = await this.int();
-    if (length < 0) return null;
-    if (length > READ_BYTES) throw new ArchiveShapeError(`a ${length}-byte name at byte ${this.position}`);
-    return (await this.bytes(length)).toString('utf8');
   }
 
   /** Skips a length-prefixed string; returns null for a NULL string (length -1). */

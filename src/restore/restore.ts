@@ -26,7 +26,6 @@ import { copiesOf } from '../storage/target-set.js';
 import type { StorageDriver } from '../storage/types.js';
 import { formatBytes } from '../backup/precheck.js';
 import { requireArtifact } from '../manifest/manifest.js';
-import { countRows, type RestoredTable, startEarlyCounts } from './count-rows.js';
 import { locateBackup } from './locate.js';
 
 export interface RestoreOptions {
@@ -51,7 +50,10 @@ export interface RestoreContext {
   logger?: Logger | undefined;
 }
 
-export type { RestoredTable };
+export interface RestoredTable {
+  table: string;
+  rows: number;
+}
 
 export interface RestoreResult {
   backup_id: string;
@@ -107,8 +109,6 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
     // Each path checks the copy's SHA-256 before pg_restore reads any of it, so a damaged copy is found before
     // the target is touched and the next copy is tried; once pg_restore started, a failure is final.
     const problems: string[] = [];
-    // Tables counted while pg_restore ran (a parallel restore); the rest are counted after it.
-    let counted = new Map<string, number>();
     for (const [index, storage] of copies.entries()) {
       let loading = false;
       const checked = (stored: DigestTap) => {
@@ -175,13 +175,7 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
           if ('skipped' in offsets) {
             ctx.logger?.warn({ backupId: manifest.backupId, reason: offsets.skipped }, `restore: the dump's data offsets were not filled in (${offsets.skipped}); pg_restore --jobs will scan for each table's data, which is slower`);
           }
-          const early = 'tableData' in offsets ? startEarlyCounts(options.targetUrl, offsets.tableData) : undefined;
-          try {
-            const verbose = early ? ['--verbose'] : [];
-            await runRestore(startTool(pgRestore.path, [`--jobs=${options.jobs}`, ...verbose, ...args, file], { env: conn.env, signal: ctx.signal, label, onStderrLine: early?.onRestoreLine }), target);
-          } finally {
-            if (early) counted = await early.finish();
-          }
+          await runRestore(startTool(pgRestore.path, [`--jobs=${options.jobs}`, ...args, file], { env: conn.env, signal: ctx.signal, label }), target);
         } finally {
           await rm(dir, { recursive: true, force: true });
         }
@@ -199,7 +193,7 @@ export async function restoreBackup(ctx: RestoreContext, options: RestoreOptions
       }
     }
 
-    const perTable = await countRows(options.targetUrl, options.jobs, counted);
+    const perTable = await countRows(options.targetUrl, options.jobs);
     const result: RestoreResult = {
       backup_id: manifest.backupId,
       database: manifest.database,
@@ -284,14 +278,45 @@ async function assertEmpty(client: pg.Client, target: string): Promise<void> {
   }
 }
 
-const PROGRESS_LINE = /^pg_restore: (?!error:|warning:|detail:|hint:)/;
-
 function restoreFailure(error: unknown, target: string, stderr: string): Error {
   if (error instanceof VerificationError || (error as { code?: string }).code === 'ENCRYPTION_FAILED') return error as Error;
-  // --verbose progress lines ("pg_restore: processing item …") say nothing about the failure.
-  const detail = stderr.trim().split('\n').filter((line) => line !== '' && !PROGRESS_LINE.test(line)).slice(-3).join(' | ') || errorMessage(error);
+  const detail = stderr.trim().split('\n').filter(Boolean).slice(-3).join(' | ') || errorMessage(error);
   return new RestoreError(`restore into ${target} failed: ${detail}`, {
     hints: ['with --jobs 1 the restore runs in one transaction: the target is unchanged'],
     cause: error,
   });
+}
+
+/**
+ * Exact row counts of every table restored; a partitioned parent counts only its own rows (none), not its
+ * partitions'. With several jobs the tables are counted on that many connections at once, as pg_restore ran.
+ */
+async function countRows(url: string, jobs: number): Promise<RestoredTable[]> {
+  const clients = [await connect(url, { purpose: 'restore target' })];
+  try {
+    const { rows: tables } = await clients[0]!.query<{ schema: string; name: string }>(`
+      SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+         AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+       ORDER BY 1, 2`);
+    while (clients.length < Math.min(jobs, tables.length)) clients.push(await connect(url, { purpose: 'restore target' }));
+    const out: RestoredTable[] = new Array(tables.length);
+    let next = 0;
+    await Promise.all(
+      clients.map(async (client) => {
+        // row_security off: a table with RLS must be counted whole, or fail loudly rather than undercount.
+        await client.query('SET row_security = off');
+        for (let i = next++; i < tables.length; i = next++) {
+          const t = tables[i]!;
+          const qualified = `${client.escapeIdentifier(t.schema)}.${client.escapeIdentifier(t.name)}`;
+          const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${qualified}`);
+          out[i] = { table: `${t.schema}.${t.name}`, rows: Number(rows[0]!.n) };
+        }
+      }),
+    );
+    return out;
+  } finally {
+    await Promise.all(clients.map((client) => client.end().catch(() => {})));
+  }
 }

@@ -85,10 +85,6 @@ describe('data offsets of piped custom-format dumps', () => {
     const dataEntries = listedBefore.split('\n').filter((line) => /^\d+; \d+ \d+ (TABLE DATA|BLOBS) /.test(line)).length;
     assert.equal(result.patched, dataEntries, 'one offset per TABLE DATA and BLOBS entry');
     assert.ok(result.patched >= 32);
-    // The TABLE DATA entries name their tables exactly, names that need quoting included.
-    const tables = result.tableData.map((e) => `${e.schema}.${e.table}`);
-    assert.equal(tables.length, listedBefore.split('\n').filter((line) => /^\d+; \d+ \d+ TABLE DATA /.test(line)).length);
-    for (const name of ['Hotel Ops.Room Rates', 'public.small_0', 'public.small_29', 'public.nights']) assert.ok(tables.includes(name), `${name} in ${tables.join(', ')}`);
 
     const [patchedBytes, seekableBytes] = [await readFile(piped), await readFile(seekable)];
     assert.equal(patchedBytes.length, seekableBytes.length);
@@ -106,7 +102,7 @@ describe('data offsets of piped custom-format dumps', () => {
 
     // A second pass finds every offset set and changes nothing.
     const again = await writeDataOffsets(piped);
-    assert.deepEqual(again, { patched: 0, entries: result.entries, tableData: result.tableData });
+    assert.deepEqual(again, { patched: 0, entries: result.entries });
     assert.deepEqual(await readFile(piped), patchedBytes);
 
     // Following the file while it is written (as the restore's decompressor writes it) gives the same result;
