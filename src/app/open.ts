@@ -36,20 +36,29 @@ export interface OpenOptions {
 /** Opens the catalog, migrates it and marks runs of dead processes interrupted. */
 export async function openPgwarden(config: Config, options: OpenOptions): Promise<Pgwarden> {
   const logger = options.logger;
-  // A missing or unusable compressor is a setup problem: say so now, not at 2 am in the first backup.
-  await checkCompressors([config.backup.compression, ...config.databases.flatMap((d) => (d.compression ? [d.compression] : []))]);
-  const storage = await createStorage(config, options);
+  // A missing or unusable compressor is a setup problem: say so now, not at 2 am in the first backup. The
+  // check runs its programs while the catalog opens (~0.1 s of every command), and its error comes first.
+  const compressorsChecked = checkCompressors([config.backup.compression, ...config.databases.flatMap((d) => (d.compression ? [d.compression] : []))]);
+  compressorsChecked.catch(() => {});
+  let storage: Awaited<ReturnType<typeof createStorage>>;
+  try {
+    storage = await createStorage(config, options);
+    const migrator = await connect(config.catalog.url, { purpose: 'the catalog', applicationName: 'pgwarden' });
+    try {
+      const result = await migrateCatalog(migrator);
+      if (result.applied.length > 0) logger.info({ applied: result.applied }, 'catalog migrated');
+    } finally {
+      await migrator.end().catch(() => {});
+    }
+  } catch (error) {
+    await compressorsChecked;
+    throw error;
+  }
+  await compressorsChecked;
   const keyring = keyRingFromConfig(config.encryption);
   const pool = new pg.Pool({ connectionString: config.catalog.url, max: 4, connectionTimeoutMillis: 10_000, application_name: 'pgwarden' });
   pool.on('error', (error) => logger.warn({ err: error }, 'catalog connection lost'));
   const catalogClient = () => connect(config.catalog.url, { purpose: 'the catalog', applicationName: 'pgwarden' });
-  const migrator = await catalogClient();
-  try {
-    const result = await migrateCatalog(migrator);
-    if (result.applied.length > 0) logger.info({ applied: result.applied }, 'catalog migrated');
-  } finally {
-    await migrator.end().catch(() => {});
-  }
   const catalog = createCatalog(pool);
   const now = options.now ?? (() => new Date());
   try {
