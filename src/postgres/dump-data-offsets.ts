@@ -297,7 +297,9 @@ class ArchiveReader {
     while (this.filled < n) {
       const { bytesRead } = await this.handle.read(this.buffer, this.filled, this.buffer.length - this.filled, this.bufferAt + this.filled);
       this.filled += bytesRead;
-      if (bytesRead === 0 && !(await this.growth.mayGrow())) throw ends(this.position);
+      // At the end for now: wait for more. Once the writer is done the size is final, and the bytes it wrote
+      // between this read and its end are still to be read.
+      if (bytesRead === 0 && !(await this.growth.mayGrow()) && this.bufferAt + this.filled >= this.growth.size) throw ends(this.position);
     }
   }
 }

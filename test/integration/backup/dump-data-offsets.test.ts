@@ -31,6 +31,19 @@ async function writeSlowly(file: string, bytes: Buffer, upTo: number): Promise<v
   if (upTo < bytes.length) throw new Error('the writer failed half-way');
 }
 
+/** Half of `bytes`, a pause long enough for a reader to catch up and wait, then the rest and the end at once. */
+async function writeInTwo(file: string, bytes: Buffer): Promise<void> {
+  const handle = await open(file, 'wx');
+  try {
+    const half = Math.floor(bytes.length / 2);
+    await handle.write(bytes, 0, half, 0);
+    await sleep(100);
+    await handle.write(bytes, half, bytes.length - half, half);
+  } finally {
+    await handle.close();
+  }
+}
+
 describe('data offsets of piped custom-format dumps', () => {
   const pg = clusterForSuite();
 
@@ -110,12 +123,15 @@ describe('data offsets of piped custom-format dumps', () => {
     const unpatched = join(dir, 'unpatched.pgc');
     await dump(source, unpatched, 'pipe');
     const original = await readFile(unpatched);
-    for (const outcome of ['written', 'failed'] as const) {
-      const growing = join(dir, `growing-${outcome}.pgc`);
-      const writing = writeSlowly(growing, original, outcome === 'failed' ? Math.floor(original.length / 2) : original.length);
+    for (const outcome of ['written', 'written at once after a pause', 'failed'] as const) {
+      const growing = join(dir, `growing-${outcome.replace(/\W+/g, '-')}.pgc`);
+      const writing =
+        outcome === 'written at once after a pause'
+          ? writeInTwo(growing, original) // the reader waits at the end when the rest and the end arrive together
+          : writeSlowly(growing, original, outcome === 'failed' ? Math.floor(original.length / 2) : original.length);
       const followed = await writeDataOffsets(growing, { writing });
       await writing.catch(() => {});
-      if (outcome === 'written') {
+      if (outcome !== 'failed') {
         assert.deepEqual(followed, result);
         const reference = join(dir, 'reference.pgc');
         await writeFile(reference, original);

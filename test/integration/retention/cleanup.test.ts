@@ -4,7 +4,7 @@
 // oldest retained base needs kept and PITR still restoring inside the window, and the scheduled job.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pg from 'pg';
@@ -84,15 +84,17 @@ describe('retention cleanup', () => {
     const only = await runFullBackup(app, db);
     assert.equal(only.status, 'succeeded', only.error ?? '');
     const filesBefore = await warden.storageFiles();
+    // The window names the end of the dump (the manifest's finishedAt), which can be a second before the run's end.
+    const dumped = JSON.parse(await readFile(join(warden.storageDir, 'hotel', 'full', only.backup_id, 'manifest.json'), 'utf8')).finishedAt as string;
 
     const dry = await ok(warden.run(['cleanup', '--dry-run']), 'cleanup --dry-run');
     assertLines(dry.stdout, [
       new RegExp(`cleanup at ${ISO} \\(dry run: nothing is removed\\)`),
       'retention: full and base 30 days, incremental 7 days, cloud copies 90 days',
       'database "hotel"',
-      `  recovery window before, local: 1 full backup, ${iso(only.finished_at)} (${only.backup_id})`,
+      `  recovery window before, local: 1 full backup, ${iso(dumped)} (${only.backup_id})`,
       `  keep local full ${only.backup_id} (41 days old): newest verified full backup`,
-      `  recovery window after, local: 1 full backup, ${iso(only.finished_at)} (${only.backup_id})`,
+      `  recovery window after, local: 1 full backup, ${iso(dumped)} (${only.backup_id})`,
       'would remove 0 backup copies and 0 WAL files (0 B); 1 copy kept past its period',
     ]);
     assert.equal(dry.stderr, '');
