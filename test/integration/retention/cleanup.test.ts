@@ -238,7 +238,9 @@ describe('retention cleanup', () => {
     });
     expectedCopyLines.sort((a, b) => a.id.localeCompare(b.id));
     const walBytes = await sizeOf(walGoing.map((w) => `hotel/wal/00000001/${w.file}`));
-    const fullsAfter = `2 full backups from ${iso(full10.finished_at)} \\(${full10.backup_id}\\) to ${iso(full1.finished_at)} \\(${full1.backup_id}\\)`;
+    // The window names the end of each dump (the manifest's finishedAt), which can be a second before the run's end.
+    const dumpedAt = async (id: string) => iso((await app.catalog.getManifest(id))!.finishedAt);
+    const fullsAfter = `2 full backups from ${await dumpedAt(full10.backup_id)} \\(${full10.backup_id}\\) to ${await dumpedAt(full1.backup_id)} \\(${full1.backup_id}\\)`;
     const filesBefore = await warden.storageFiles();
 
     const dry = await ok(warden.run(['cleanup', '--dry-run', '--database', 'hotel']), 'cleanup --dry-run');
@@ -247,7 +249,7 @@ describe('retention cleanup', () => {
       'retention: full and base 30 days, incremental 7 days, cloud copies 90 days',
       'database "hotel"',
       new RegExp(
-        `  recovery window before, local: PITR from ${literal(iso(base50Manifest!.finishedAt))} \\(base ${base50.backup_id}\\) to ${ISO} \\([0-9A-F]{24}\\); 4 full backups from ${literal(iso(full50.finished_at))} \\(${full50.backup_id}\\) to ${literal(iso(full1.finished_at))} \\(${full1.backup_id}\\)`,
+        `  recovery window before, local: PITR from ${literal(iso(base50Manifest!.finishedAt))} \\(base ${base50.backup_id}\\) to ${ISO} \\([0-9A-F]{24}\\); 4 full backups from ${literal(await dumpedAt(full50.backup_id))} \\(${full50.backup_id}\\) to ${literal(await dumpedAt(full1.backup_id))} \\(${full1.backup_id}\\)`,
       ),
       ...expectedCopyLines.map((l) => l.line),
       `  would remove local WAL ${walGoing[0]!.name}..${walGoing.at(-1)!.name} (${walGoing.length} files, ${walBytes}): before ${floor}, where base ${base40.backup_id} (the oldest kept on local) starts`,
