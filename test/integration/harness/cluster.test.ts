@@ -113,7 +113,10 @@ function postmastersServing(dataDir: string): number {
   let count = 0;
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(dataDir)) count++;
+      // The postmaster itself: pg_ctl, or the wrapper that runs it as the postgres user, may still be exiting
+      // with the data directory on its command line.
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (argv.includes(dataDir) && /(^|\/)postgres$/.test(argv[0] ?? '')) count++;
     } catch {
       // exited while we looked
     }
