@@ -45,10 +45,11 @@ export interface DataOffsetsOptions {
  * returns why, since the archive is still restorable without offsets.
  */
 export async function writeDataOffsets(path: string, options: DataOffsetsOptions = {}): Promise<DataOffsetsResult> {
-  const handle = await openWhenCreated(path, options.writing);
+  const writer = new WriterState(options.writing);
+  const handle = await openWhenCreated(path, writer);
   if (handle === undefined) return { skipped: 'the dump was not written whole' };
   try {
-    const reader = new ArchiveReader(handle, await Growth.of(handle, options.writing));
+    const reader = new ArchiveReader(handle, await Growth.of(handle, writer));
     let plan: Map<number, { at: number; offset: number }>;
     try {
       plan = await planOffsets(reader);
@@ -73,20 +74,14 @@ export async function writeDataOffsets(path: string, options: DataOffsetsOptions
 }
 
 /** Opens the file, waiting for a writer that has not created it yet; undefined when the writer failed first. */
-async function openWhenCreated(path: string, writing: Promise<unknown> | undefined): Promise<FileHandle | undefined> {
-  let settled: 'ok' | 'failed' | undefined;
-  writing?.then(
-    () => (settled = 'ok'),
-    () => (settled = 'failed'),
-  );
+async function openWhenCreated(path: string, writer: WriterState): Promise<FileHandle | undefined> {
   for (;;) {
     try {
       return await open(path, 'r+');
     } catch (error) {
-      const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-      if (!missing || writing === undefined || settled === 'ok') throw error;
-      if (settled === 'failed') return undefined;
-      await Promise.race([sleep(GROWTH_POLL_MS), writing.catch(() => {})]);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || (writer.done && writer.failed === undefined)) throw error;
+      if (writer.done) return undefined;
+      await writer.pause();
     }
   }
 }
@@ -178,17 +173,13 @@ function version(major: number, minor: number, revision: number): number {
 /** The file is not shaped as this reader expects; the message says where. */
 class ArchiveShapeError extends Error {}
 
-/** How large the file is, and whether it can still grow. */
-class Growth {
-  private done = false;
-  private failed: unknown;
-  private settled: Promise<void>;
+/** Whether whoever writes the file is done, and how it ended. No writer: a file written whole already. */
+class WriterState {
+  done: boolean;
+  failed: unknown;
+  private readonly settled: Promise<void>;
 
-  private constructor(
-    private readonly handle: FileHandle,
-    public size: number,
-    writing: Promise<unknown> | undefined,
-  ) {
+  constructor(writing: Promise<unknown> | undefined) {
     this.done = writing === undefined;
     this.settled = (writing ?? Promise.resolve()).then(
       () => {
@@ -201,21 +192,33 @@ class Growth {
     );
   }
 
-  static async of(handle: FileHandle, writing: Promise<unknown> | undefined): Promise<Growth> {
-    return new Growth(handle, (await handle.stat()).size, writing);
+  /** Waits a little for the file to change, or less when the writer ends meanwhile. */
+  pause(): Promise<unknown> {
+    return Promise.race([sleep(GROWTH_POLL_MS), this.settled]);
+  }
+}
+
+/** How large the file is, and whether it can still grow. */
+class Growth {
+  private constructor(
+    private readonly handle: FileHandle,
+    public size: number,
+    private readonly writer: WriterState,
+  ) {}
+
+  static async of(handle: FileHandle, writer: WriterState): Promise<Growth> {
+    return new Growth(handle, (await handle.stat()).size, writer);
   }
 
   /** Whether the file may hold more than `size` bytes later; waits a little for it to grow first. */
   async mayGrow(): Promise<boolean> {
-    if (this.done) {
-      this.size = (await this.handle.stat()).size;
-      if (this.failed !== undefined) throw new ArchiveShapeError('the dump was not written whole');
-      return false;
-    }
-    await Promise.race([sleep(GROWTH_POLL_MS), this.settled]);
-    if (this.done) return this.mayGrow();
+    if (!this.writer.done) await this.writer.pause();
+    // Looked at before the size, so a size taken after the writer ended is final.
+    const done = this.writer.done;
     this.size = (await this.handle.stat()).size;
-    return true;
+    if (!done) return true;
+    if (this.writer.failed !== undefined) throw new ArchiveShapeError('the dump was not written whole');
+    return false;
   }
 }
 
