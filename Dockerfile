@@ -18,6 +18,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+# tsc into dist/src, then scripts/bundle.js into dist/bundle: what bin/pgwarden.js runs.
+COPY scripts ./scripts
 RUN npm run build
 RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 COPY bin ./bin
@@ -65,7 +67,7 @@ RUN set -eux; \
 WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
-COPY --from=build /src/dist/src ./dist/src
+COPY --from=build /src/dist/bundle ./dist/bundle
 # The status page's own script, stylesheet and icon (uPlot comes from node_modules).
 COPY --from=build /src/src/ui/static ./src/ui/static
 COPY --from=build /src/bin ./bin

