@@ -12,13 +12,18 @@ import { PrecheckError, VerificationError } from '../errors.js';
 import { sealManifest } from '../manifest/manifest.js';
 import { type ArtifactInfo, type BackupManifest, MANIFEST_FORMAT_VERSION } from '../manifest/types.js';
 import { backupReadOptions } from '../pipeline/artifact.js';
-import { compressionFor, compressionSuffix } from '../pipeline/compression.js';
+import { type CompressionSpec, compressionFor, compressionSuffix } from '../pipeline/compression.js';
 import { unpackDirectoryArchive } from '../pipeline/unpack-directory.js';
 import { toolConnection } from '../postgres/connection.js';
 import { startTool, stderrSummary, type ToolProcess } from '../postgres/run-tool.js';
 import { manifestCopies, settleArtifactCopies, writeManifestCopies } from '../copies/settle.js';
 import { storeArtifact } from './store-artifact.js';
-import { BaseStreamCheck, type ManifestChecksumAlgorithm, type WalRange } from './base-stream-check.js';
+import { BaseStreamCheck, type BaseStreamReport, type ManifestChecksumAlgorithm, type WalRange } from './base-stream-check.js';
+import { DataDirectoryBackup } from './base-files.js';
+import { type ChosenBaseMethod, chooseBaseMethod } from './base-method.js';
+import type { WrittenArtifact } from '../pipeline/artifact.js';
+import type { TargetSetWriter } from '../storage/target-set.js';
+import type { EncryptionKey } from '../crypto/keyring.js';
 import type { StorageDriver } from '../storage/types.js';
 import { encryptsNewArtifacts, newArtifactKey } from '../crypto/envelope.js';
 import type { KeyRing } from '../crypto/keyring.js';
@@ -47,7 +52,6 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
   const compression = compressionFor(config.backup, db);
   const artifactFile = `base.tar${compressionSuffix(compression.algorithm)}${encryptsNewArtifacts(ctx.keyring) ? '.enc' : ''}`;
   let basebackup: ToolProcess | undefined;
-  let archivingStuck: string | undefined;
 
   return runInFrame(
     ctx,
@@ -64,89 +68,51 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
       const source = await connectSource(replicationUrl, db.name);
       let info: Awaited<ReturnType<typeof describeSource>>;
       let clusterBytes: number;
+      let chosen: ChosenBaseMethod;
       try {
         info = await describeSource(source);
         const { rows } = await source.query<{ can: boolean; bytes: string }>(
           `SELECT (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user) AS can,
                   (SELECT sum(pg_database_size(oid)) FROM pg_database)::bigint AS bytes`,
         );
-        if (!rows[0]?.can) {
+        clusterBytes = Number(rows[0]!.bytes);
+        chosen = await chooseBaseMethod(source, config.backup.baseMethod, info.serverMajor);
+        if (chosen.method === 'stream' && !rows[0]?.can) {
           throw new PrecheckError('read', `role ${info.role} cannot take base backups of "${db.name}": it lacks the REPLICATION attribute`, {
             hints: ['ALTER ROLE … REPLICATION (see `pgwarden sql backup-role --replication`) and allow it in pg_hba.conf'],
           });
         }
-        clusterBytes = Number(rows[0].bytes);
       } finally {
         await source.end().catch(() => {});
       }
       const expected = expectedSize(await catalog.recentSizes(db.name, 'base', 7), clusterBytes, compression.algorithm !== 'none');
       setExpectedSize(expected);
       await checkDiskSpace(storage, dir, expected);
-      const [pgBasebackup, pgWaldump] = await findToolsForServer(['pg_basebackup', 'pg_waldump'], config.backup.pgBinDir, info.serverMajor);
-      await log('precheck', 'info', `pre-checks passed: PostgreSQL ${info.serverVersion}, role ${info.role}, expected size ${formatBytes(expected)}`);
+      const [pgWaldump, pgBasebackup] =
+        chosen.method === 'files'
+          ? [...(await findToolsForServer(['pg_waldump'], config.backup.pgBinDir, info.serverMajor)), undefined]
+          : await findToolsForServer(['pg_waldump', 'pg_basebackup'], config.backup.pgBinDir, info.serverMajor);
+      const how =
+        chosen.method === 'files'
+          ? `reading the data directory ${chosen.dataDir} here`
+          : `streaming with pg_basebackup${chosen.reason ? ` (not reading the data directory here: ${chosen.reason})` : ''}`;
+      await log('precheck', 'info', `pre-checks passed: PostgreSQL ${info.serverVersion}, role ${info.role}, expected size ${formatBytes(expected)}; ${how}`, {
+        method: chosen.method,
+      });
 
       // Under KMS a data key of this backup's own (before pg_basebackup starts: KMS down fails the run at once).
       const encryption = await newArtifactKey(ctx.keyring);
-      const conn = toolConnection(replicationUrl);
-      basebackup = startTool(
-        pgBasebackup.path,
-        [
-          '--pgdata=-',
-          '--format=tar',
-          '--wal-method=none',
-          '--checkpoint=fast',
-          `--manifest-checksums=${MANIFEST_CHECKSUMS}`,
-          '--no-password',
-          `--label=pgwarden ${backupId}`,
-          `--dbname=${conn.dbname}`,
-        ],
-        {
-          stdout: 'pipe',
-          env: conn.env,
-          signal: ctx.signal,
-          label: `pg_basebackup of "${db.name}"`,
-          // With -X none the server waits until the backup's WAL is archived; broken archiving would hang us forever.
-          onStderrLine: (line) => {
-            if (/still waiting for all required WAL segments to be archived/.test(line)) {
-              archivingStuck = line.replace(/^.*?WARNING:\s*/, '');
-              basebackup?.kill();
-            }
-          },
-        },
-      );
       const artifactPath = `${dir}/${artifactFile}`;
-      // The plain tar passes through Node (the check) on its way to the compressor.
-      const streamCheck = new BaseStreamCheck({ algorithm: MANIFEST_CHECKSUMS });
-      basebackup.stdout!.once('error', (error) => streamCheck.destroy(error));
-      basebackup.stdout!.pipe(streamCheck);
-      const producer = basebackup.done.then(
-        () => undefined,
-        (error: unknown) => error,
-      );
-      const storing = storeArtifact(ctx, {
-        database: db.name,
-        type: 'base',
-        path: artifactPath,
-        expectedBytes: expected,
-        source: streamCheck,
-        sourceDone: basebackup.done,
-        compression,
-        encryptionKey: encryption?.key,
-      });
-      const writer = storing.writer;
-      const written = await storing.written.catch(async (error: unknown) => {
-        if (archivingStuck) {
-          throw new PrecheckError('config', `WAL archiving of "${db.name}" is not working: ${archivingStuck}`, {
-            hints: ['check archive_command (pgwarden wal-push) and pg_stat_archiver on the server, or that pgwarden serve archives this database'],
-          });
-        }
-        // A stream cut short because pg_basebackup failed: its own message says why.
-        const failed = error instanceof VerificationError && error.check === 'archive' ? await producer : undefined;
-        throw failed ?? error;
-      });
-      const streamed = streamCheck.report();
+      const label = `pgwarden ${backupId}`;
+      const read =
+        chosen.method === 'files'
+          ? await readDataDirectory({ ctx, db, url: replicationUrl, label, dataDir: chosen.dataDir, serverMajor: info.serverMajor, systemIdentifier: chosen.systemIdentifier, artifactPath, expected, compression, encryptionKey: encryption?.key })
+          : await streamBasebackup({ ctx, db, url: replicationUrl, label, pgBasebackup: pgBasebackup!.path, artifactPath, expected, compression, encryptionKey: encryption?.key, started: (tool) => {
+              basebackup = tool;
+            } });
+      const { writer, written, streamed } = read;
       const finishedAt = ctx.now();
-      await log('dump', 'info', `base backup streamed: ${formatBytes(written.rawBytes)} raw, ${formatBytes(written.storedBytes)} stored`, { ...written });
+      await log('dump', 'info', `base backup ${chosen.method === 'files' ? 'read' : 'streamed'}: ${formatBytes(written.rawBytes)} raw, ${formatBytes(written.storedBytes)} stored`, { ...written });
 
       const artifact: ArtifactInfo = {
         file: artifactFile,
@@ -169,7 +135,9 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
       await log(
         'verify',
         'info',
-        `verified while streaming: ${streamed.files} files (${formatBytes(streamed.bytes)}) against backup_manifest (${streamed.checksumAlgorithm}); ` +
+        (chosen.method === 'files'
+          ? `read ${streamed.files} files (${formatBytes(streamed.bytes)}) with their ${streamed.checksumAlgorithm} in backup_manifest; `
+          : `verified while streaming: ${streamed.files} files (${formatBytes(streamed.bytes)}) against backup_manifest (${streamed.checksumAlgorithm}); `) +
           `WAL ${check.range.startLsn}..${check.range.endLsn} parsed by pg_waldump (${check.segments.length} segments)`,
         { ...check.range, segments: check.segments, files: streamed.files, checksumAlgorithm: streamed.checksumAlgorithm },
       );
@@ -180,7 +148,7 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
         kind: 'base',
         database: db.name,
         serverVersion: info.serverVersion,
-        toolVersion: `pg_basebackup ${pgBasebackup.version}`,
+        toolVersion: chosen.method === 'files' ? `pgwarden (data directory, pg_backup_start/pg_backup_stop)` : `pg_basebackup ${pgBasebackup!.version}`,
         startedAt: createdAt.toISOString(),
         finishedAt: finishedAt.toISOString(),
         startLsn: check.range.startLsn,
@@ -210,6 +178,126 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
       basebackup?.kill();
     },
   );
+}
+
+interface ReadClusterInput {
+  ctx: BaseBackupContext;
+  db: DatabaseConfig;
+  url: string;
+  label: string;
+  artifactPath: string;
+  expected: number;
+  compression: CompressionSpec;
+  encryptionKey: EncryptionKey | undefined;
+}
+
+interface ReadCluster {
+  writer: TargetSetWriter;
+  written: WrittenArtifact;
+  streamed: BaseStreamReport;
+}
+
+/** The line the server repeats while it waits for the backup's WAL to be archived: archiving is broken. */
+const ARCHIVING_STUCK = /still waiting for all required WAL segments to be archived/;
+
+function archivingBroken(db: DatabaseConfig, line: string): PrecheckError {
+  return new PrecheckError('config', `WAL archiving of "${db.name}" is not working: ${line.replace(/^.*?WARNING:\s*/, '')}`, {
+    hints: ['check archive_command (pgwarden wal-push) and pg_stat_archiver on the server, or that pgwarden serve archives this database'],
+  });
+}
+
+/**
+ * `pg_basebackup -Ft -X none -D -`: its tar passes through Node (BaseStreamCheck, against the backup_manifest
+ * pg_basebackup appends) on its way to the compressor.
+ */
+async function streamBasebackup(input: ReadClusterInput & { pgBasebackup: string; started(tool: ToolProcess): void }): Promise<ReadCluster> {
+  const { ctx, db } = input;
+  let archivingStuck: string | undefined;
+  const conn = toolConnection(input.url);
+  const basebackup: ToolProcess = startTool(
+    input.pgBasebackup,
+    [
+      '--pgdata=-',
+      '--format=tar',
+      '--wal-method=none',
+      '--checkpoint=fast',
+      `--manifest-checksums=${MANIFEST_CHECKSUMS}`,
+      '--no-password',
+      `--label=${input.label}`,
+      `--dbname=${conn.dbname}`,
+    ],
+    {
+      stdout: 'pipe',
+      env: conn.env,
+      signal: ctx.signal,
+      label: `pg_basebackup of "${db.name}"`,
+      // With -X none the server waits until the backup's WAL is archived; broken archiving would hang us forever.
+      onStderrLine: (line) => {
+        if (ARCHIVING_STUCK.test(line)) {
+          archivingStuck = line;
+          basebackup.kill();
+        }
+      },
+    },
+  );
+  input.started(basebackup);
+  const streamCheck = new BaseStreamCheck({ algorithm: MANIFEST_CHECKSUMS });
+  basebackup.stdout!.once('error', (error) => streamCheck.destroy(error));
+  basebackup.stdout!.pipe(streamCheck);
+  const producer = basebackup.done.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  const storing = storeArtifact(ctx, {
+    database: db.name,
+    type: 'base',
+    path: input.artifactPath,
+    expectedBytes: input.expected,
+    source: streamCheck,
+    sourceDone: basebackup.done,
+    compression: input.compression,
+    encryptionKey: input.encryptionKey,
+  });
+  const written = await storing.written.catch(async (error: unknown) => {
+    if (archivingStuck) throw archivingBroken(db, archivingStuck);
+    // A stream cut short because pg_basebackup failed: its own message says why.
+    const failed = error instanceof VerificationError && error.check === 'archive' ? await producer : undefined;
+    throw failed ?? error;
+  });
+  return { writer: storing.writer, written, streamed: streamCheck.report() };
+}
+
+/**
+ * The data directory read here (DataDirectoryBackup) in a session of the backup's own: if pgwarden stops
+ * or fails, the session ends and the server aborts the backup. Broken archiving shows afterwards, when the
+ * backup's WAL does not reach the archive (checkBaseWal).
+ */
+async function readDataDirectory(input: ReadClusterInput & { dataDir: string; serverMajor: number; systemIdentifier: string }): Promise<ReadCluster> {
+  const { ctx, db } = input;
+  const session = await connectSource(input.url, db.name);
+  const endSession = () => {
+    session.end().catch(() => {});
+  };
+  session.on('error', () => {}); // a session ended on purpose; the query in flight reports it
+  ctx.signal?.addEventListener('abort', endSession, { once: true });
+  try {
+    const backup = new DataDirectoryBackup({ client: session, dataDir: input.dataDir, label: input.label, serverMajor: input.serverMajor, systemIdentifier: input.systemIdentifier, signal: ctx.signal });
+    const storing = storeArtifact(ctx, {
+      database: db.name,
+      type: 'base',
+      path: input.artifactPath,
+      expectedBytes: input.expected,
+      source: backup,
+      compression: input.compression,
+      encryptionKey: input.encryptionKey,
+    });
+    const written = await storing.written;
+    const report = backup.report();
+    return { writer: storing.writer, written, streamed: { ...report, checksumAlgorithm: 'CRC32C' } };
+  } finally {
+    ctx.signal?.removeEventListener('abort', endSession);
+    endSession();
+  }
 }
 
 /** The WAL span of a backup's WAL-Ranges: from the first start to the last end, on the last timeline. */

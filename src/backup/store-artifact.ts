@@ -1,7 +1,7 @@
 // The dump phase every backup kind shares: the producer's bytes through compression and encryption to every
 // storage target at once, sized for the expected bytes, with progress reported as they flow.
 import type { EncryptionKey } from '../crypto/keyring.js';
-import { type WrittenArtifact, writeArtifact } from '../pipeline/artifact.js';
+import { type PlainProducer, type WrittenArtifact, writeArtifact } from '../pipeline/artifact.js';
 import { type CompressionSpec, compressionThreads } from '../pipeline/compression.js';
 import { withProgress } from '../pipeline/progress.js';
 import type { TargetSetWriter } from '../storage/target-set.js';
@@ -13,8 +13,9 @@ export interface StoreArtifactOptions {
   type: 'full' | 'base';
   path: string;
   expectedBytes: number;
-  source: Readable;
-  sourceDone: Promise<void>;
+  source: Readable | PlainProducer;
+  /** Settles when the producer of a Readable source exited. */
+  sourceDone?: Promise<void> | undefined;
   compression: CompressionSpec;
   encryptionKey: EncryptionKey | undefined;
 }

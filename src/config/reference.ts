@@ -132,6 +132,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'backup.compression': 'Compression of artifacts and WAL: `zstd` (fast and small), `gzip` (a standard gzip stream, by `pigz`), `lz4` (fastest, larger) or `none`. Runs the system binary (`zstd`, `pigz`, `lz4`) on every core; checked at start. Restores read whatever each backup’s manifest says.',
   'backup.compressionLevel': 'The chosen algorithm’s level: zstd 1–19 (default 3), gzip 0–9 (default 6), lz4 1–12 (default 1). README “Performance” shows what each costs.',
   'backup.jobs': 'Parallelism. Full backups over 1: `pg_dump -Fd -j N` (N connections in one snapshot) through temporary space in `tempDir`. Compression uses every core, and at least this many threads.',
+  'backup.baseMethod': 'How base backups read the cluster: `files` reads the data directory on this host between `pg_backup_start` and `pg_backup_stop` (pgBackRest’s way; needs the server’s OS user or read access, a primary, no tablespaces); `stream` runs `pg_basebackup` (any host); `auto` takes `files` where it can and says why not otherwise.',
   'backup.pgBinDir': 'Directory of the PostgreSQL client tools; default the installed `/usr/lib/postgresql/<N>/bin` that fits the server.',
   'backup.tempDir': 'Temporary space for parallel dumps and restores, verification and the default WAL spool; default the system temp dir.',
   wal: 'WAL archiving for databases with `pitr: true`.',

@@ -1,6 +1,7 @@
 // The whole configuration shape (DESIGN.md "Config"): every object strict, so a typo is an error, and
 // every default taken from DESIGN.md's tables. Keys are part of the interface: add, don't rename.
 import { z } from 'zod';
+import { BASE_METHODS } from '../backup/base-method.js';
 import { COMPRESSION_ALGORITHMS, LEVEL_RANGES } from '../pipeline/compression.js';
 import { parseDuration } from './duration.js';
 import {
@@ -220,6 +221,7 @@ const backupSchema = z
     // The chosen algorithm's own level; default that algorithm's default (zstd 3, gzip 6, lz4 1).
     compressionLevel: intInRange(0, 19).optional(),
     jobs: intInRange(1, 64).default(1),
+    baseMethod: z.enum(BASE_METHODS).default('auto'),
     pgBinDir: nonEmptyString().optional(),
     tempDir: nonEmptyString().optional(),
   })

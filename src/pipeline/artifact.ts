@@ -5,7 +5,7 @@
 import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Socket } from 'node:net';
-import type { Duplex, Readable, Transform, Writable } from 'node:stream';
+import { type Duplex, PassThrough, type Readable, type Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { manifestWrappedKey } from '../crypto/envelope.js';
 import { EncryptionError } from '../errors.js';
@@ -39,9 +39,19 @@ export interface WrittenArtifact {
 /** Bytes so far, for progress lines and the in-progress metric; called often, so it must be cheap. */
 export type ByteProgress = (bytes: { storedBytes: number }) => void;
 
+/**
+ * A source that writes its plain bytes itself, into the compressor's stdin when there is one. Writing into a
+ * pipe, its write callbacks say when the kernel has the bytes, so it may reuse its buffers (`reuseBuffers`).
+ * It ends the sink when done; its promise says whether all went well.
+ */
+export interface PlainProducer {
+  /** Resolves with the plain bytes written. */
+  writeTo(sink: Writable, options: { reuseBuffers: boolean }): Promise<number>;
+}
+
 export interface WriteArtifactOptions {
   /** The plain bytes. A program's stdout pipe may be handed to the compressor directly; don't read it elsewhere. */
-  source: Readable;
+  source: Readable | PlainProducer;
   /** Settles when the producer of `source` exited: a dump whose process failed is never committed. */
   sourceDone?: Promise<void>;
   compression: CompressionSpec;
@@ -61,20 +71,45 @@ export async function writeArtifact(options: WriteArtifactOptions): Promise<Writ
   const { algorithm } = options.compression;
   const stored = new DigestTap({ hash: true, onBytes: options.onProgress && ((n) => options.onProgress!({ storedBytes: n })) });
   const raw = new DigestTap({ hash: false });
+  const producer = isProducer(options.source) ? options.source : undefined;
   // Handing over needs a pipe (a Socket) and a compressor that reports how much it read.
   const handOver = options.source instanceof Socket && algorithm !== 'none' && countsPlainBytes(algorithm);
   let compressor: Compressor | undefined;
+  let produced: Promise<number> | undefined;
+  let producedBytes: number | undefined;
   const head: (Readable | Duplex)[] = [];
   if (algorithm === 'none') {
-    head.push(options.source, raw);
+    if (producer) {
+      const plain = new PassThrough({ highWaterMark: 1024 * 1024 });
+      produced = producer.writeTo(plain, { reuseBuffers: false });
+      head.push(plain, raw);
+    } else {
+      head.push(options.source as Readable, raw);
+    }
   } else {
     compressor = startCompressor(options.compression, {
       threads: options.threads ?? compressionThreads(),
-      input: handOver ? options.source : undefined,
+      input: handOver ? (options.source as Readable) : undefined,
       signal: options.signal,
+      writtenByCaller: producer !== undefined,
     });
-    head.push(...(handOver ? [compressor.stage] : [options.source, raw, compressor.stage]));
+    if (producer) {
+      // The producer writes into the compressor's stdin itself (no stream stage between) and counts the bytes.
+      produced = producer.writeTo(compressor.process.stdin!, { reuseBuffers: true });
+      head.push(compressor.stage);
+    } else {
+      head.push(...(handOver ? [compressor.stage] : [options.source as Readable, raw, compressor.stage]));
+    }
   }
+  // A producer that fails stops the compressor, so the pipeline ends; its error is then the cause.
+  let producerError: unknown;
+  const producerDone = produced?.then((bytes) => {
+    producedBytes = bytes;
+  }, (error: unknown) => {
+    producerError = error;
+    compressor?.process.kill();
+    for (const stage of head) stage.destroy(error as Error);
+  });
   const stages: Transform[] = options.encryptionKey ? [createEncryptStream(options.encryptionKey), stored] : [stored];
   const sink: Writable =
     options.writers.length === 1 ? options.writers[0]!.stream : new FanOut(options.writers.map((w) => w.stream));
@@ -83,15 +118,20 @@ export async function writeArtifact(options: WriteArtifactOptions): Promise<Writ
   try {
     // The pipeline's error is the cause (a compressor or a target failing); the producer's failure shows
     // when the pipeline ended cleanly on its early EOF.
-    await pipeline([...head, ...stages, sink] as [Readable, ...Transform[], Writable], { signal: options.signal });
+    try {
+      await pipeline([...head, ...stages, sink] as [Readable, ...Transform[], Writable], { signal: options.signal });
+    } finally {
+      await producerDone;
+    }
+    if (producerError !== undefined) throw producerError;
     await options.sourceDone;
     for (const writer of options.writers) await writer.commit();
   } catch (error) {
     compressor?.process.kill();
     await Promise.all(options.writers.map((w) => w.abort()));
-    throw error;
+    throw producerError ?? error;
   }
-  let rawBytes = raw.bytes;
+  let rawBytes = producer && algorithm !== 'none' ? producedBytes! : raw.bytes;
   if (handOver) {
     const counted = compressor!.plainBytes();
     if (counted === undefined) {
@@ -101,6 +141,10 @@ export async function writeArtifact(options: WriteArtifactOptions): Promise<Writ
     rawBytes = counted;
   }
   return { rawBytes, storedBytes: stored.bytes, sha256: stored.sha256() };
+}
+
+function isProducer(source: Readable | PlainProducer): source is PlainProducer {
+  return typeof (source as PlainProducer).writeTo === 'function';
 }
 
 export interface ReadStagesOptions {

@@ -120,6 +120,8 @@ export interface CompressorOptions {
   threads: number;
   /** A producer's stdout handed to the compressor (its bytes then never pass through Node); default: written by the pipeline. */
   input?: Readable | undefined;
+  /** The caller writes the compressor's stdin itself (a PlainProducer); the stage is then its output alone. */
+  writtenByCaller?: boolean | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -134,9 +136,12 @@ export function startCompressor(spec: CompressionSpec, options: CompressorOption
     label: `${binary} (compressing)`,
     missingHint: missingHint(binary),
   });
+  // Writing to a compressor that died fails with EPIPE: the writer hears it in its write callbacks, and the
+  // compressor's exit status (through the stage) says why.
+  if (options.writtenByCaller) tool.stdin!.on('error', () => {});
   return {
     process: tool,
-    stage: options.input ? processOutput(tool) : processStage(tool),
+    stage: options.input || options.writtenByCaller ? processOutput(tool) : processStage(tool),
     plainBytes: () => parseCompressorSummary(spec.algorithm, tool.stderrTail())?.plainBytes,
   };
 }

@@ -38,7 +38,16 @@ export function backupRoleSql(options: BackupRoleOptions): string {
     `END $$;`,
   );
   if (options.replication) {
-    lines.push('', `-- Base backups and WAL streaming (pg_basebackup, pg_receivewal); also allow it in pg_hba.conf.`, `ALTER ROLE ${role} REPLICATION;`);
+    lines.push(
+      '',
+      `-- Base backups and WAL streaming (pg_basebackup, pg_receivewal); also allow it in pg_hba.conf.`,
+      `ALTER ROLE ${role} REPLICATION;`,
+      '',
+      `-- Base backups read from the data directory on the database host (backup.baseMethod files or auto):`,
+      `-- run in the database pgwarden connects to. PostgreSQL 13 and 14 name the functions`,
+      `-- pg_start_backup(text, boolean, boolean) and pg_stop_backup(boolean, boolean).`,
+      `GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean), pg_backup_stop(boolean) TO ${role};`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

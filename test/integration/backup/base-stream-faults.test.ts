@@ -1,6 +1,7 @@
 // A base backup is checked against its backup_manifest while it streams: a pg_basebackup whose tar is damaged on
 // the way (a file's bytes changed, a file dropped, a stray file added, the stream cut short while the program
 // still exits 0) fails the run with the reason, leaves no base backup on storage and none marked good.
+// backup.baseMethod stream: what is checked is pg_basebackup's tar (base-files.test.ts covers the other method).
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -68,7 +69,7 @@ describe('base backup checked while it streams', () => {
     await chmod(join(bin, 'pg_basebackup'), 0o755);
     await chmod(bin, 0o755);
 
-    const warden = await setupWarden(t, primary, { databases: [{ name: 'hotel', url, pitr: true }], encrypt: true, extra: `backup: { pgBinDir: "${bin}" }` });
+    const warden = await setupWarden(t, primary, { databases: [{ name: 'hotel', url, pitr: true }], encrypt: true, extra: `backup: { pgBinDir: "${bin}", baseMethod: stream }` });
     const printed = await warden.run(['sql', 'archive-command', '--database', 'hotel']);
     assert.equal(printed.code, 0, printed.stderr);
     for (const statement of printed.stdout.split('\n').filter((l) => l.startsWith('ALTER SYSTEM'))) await primary.query(statement);

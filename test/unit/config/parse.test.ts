@@ -71,7 +71,7 @@ test('a minimal config (catalog, one database, local storage) gets every default
     },
     retention: { fullDays: 30, incrementalDays: 7, cloudDays: 90 },
     cost: { localGbMonth: 0.1, s3StandardGbMonth: 0.023, s3GlacierGbMonth: 0.004, gcsStandardGbMonth: 0.02, s3TransferOutGb: 0.09, gcsTransferOutGb: 0.12 },
-    backup: { compression: 'zstd', jobs: 1 },
+    backup: { compression: 'zstd', jobs: 1, baseMethod: 'auto' },
     wal: { pushTimeoutSeconds: 120 },
     drills: { enabled: true, schedule: '0 4 * * 0' },
     server: { port: 9187, host: '127.0.0.1', tokens: [], shutdownGraceSeconds: 60, ui: true, sessionLifetime: '12h', sessionLifetimeMs: 12 * 3600 * 1000 },
@@ -203,7 +203,7 @@ logLevel: debug
   assert.equal(config.storage.s3?.requestChecksumCalculation, 'WHEN_REQUIRED');
   assert.equal(config.storage.s3?.partSizeMiB, 64);
   assert.deepEqual(config.retention, { fullDays: 14, incrementalDays: 7, cloudDays: 90, keepLast: 3 });
-  assert.deepEqual(config.backup, { compression: 'none', jobs: 4 });
+  assert.deepEqual(config.backup, { compression: 'none', jobs: 4, baseMethod: 'auto' });
   assert.equal(config.server.port, 0);
   assert.deepEqual(config.server.metricsAuth, { username: 'prom', password: 'scrape-secret' });
   assert.deepEqual(config.alerts.routes, { critical: ['slack'], warning: ['slack', 'email'], info: [] });
