@@ -232,7 +232,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         ),
       );
       if (opts.json) printJson(io.out, result);
-      else if (result.ok) io.out(`backup ${id} verified: ${result.tables} tables, checksum and every data block read (${result.duration_seconds}s)\n`);
+      else if (result.ok) io.out(`backup ${id} verified: checksum, ${result.summary} (${result.duration_seconds}s)\n`);
       if (!result.ok) {
         if (!opts.json) io.err(`error: ${result.error}\n${hintsOf(result)}`);
         exitCode = 1;

@@ -42,6 +42,8 @@ export interface VerifyResult {
   verified_at: string;
   tables: number | null;
   duration_seconds: number | null;
+  /** What was checked, in words (the kind's own checks); null when it failed. */
+  summary: string | null;
   error: string | null;
 }
 
@@ -164,6 +166,7 @@ export async function verifyBackup(ctx: VerifyContext, backupId: string, actor: 
       verified_at: at.toISOString(),
       tables: check.tablesInArchive ?? null,
       duration_seconds: Math.round(check.durationSeconds * 100) / 100,
+      summary: check.summary,
       error: null,
     };
   } catch (error) {
@@ -172,7 +175,7 @@ export async function verifyBackup(ctx: VerifyContext, backupId: string, actor: 
     if (row) await ctx.catalog.setVerification(backupId, { status: 'failed', at, error: message });
     await log('verify', 'error', `verification of ${backupId} failed: ${message}`);
     await ctx.catalog.access({ backupId, database: database || undefined, action: 'verify', actor, result: 'failed', details: { error: message } });
-    const failure = { backup_id: backupId, database, ok: false, verified_at: at.toISOString(), tables: null, duration_seconds: null, error: message };
+    const failure = { backup_id: backupId, database, ok: false, verified_at: at.toISOString(), tables: null, duration_seconds: null, summary: null, error: message };
     Object.defineProperty(failure, 'cause', { value: error, enumerable: false });
     return failure;
   }

@@ -130,7 +130,7 @@ export async function startTestServer(t: TestContext | undefined, overrides: Dep
       },
       async verifyBackup(backupId, actor): Promise<VerifyResult> {
         calls.verify.push({ backupId, actor });
-        return { backup_id: backupId, database: 'shop', ok: true, verified_at: '2026-11-25T03:00:00.000Z', tables: 3, duration_seconds: 0.5, error: null };
+        return { backup_id: backupId, database: 'shop', ok: true, verified_at: '2026-11-25T03:00:00.000Z', tables: 3, duration_seconds: 0.5, summary: '3 tables, every data block read', error: null };
       },
       ...actions,
     },

@@ -167,6 +167,7 @@ test('POST /api/backups/:id/verify answers the verification result, also when th
         verified_at: '2026-11-25T03:00:00.000Z',
         tables: null,
         duration_seconds: null,
+        summary: null,
         error: `artifact local:shop/full/${backupId}/dump.pgc.zst is truncated (${actor})`,
       }),
     },
