@@ -120,8 +120,8 @@ export function perfRows(r: PerfResults): Row[] {
     const ours = op('pgwarden');
     const theirs = op('pgbackrest2');
     if (ours && theirs) {
-      compare(`Base backup, ${base.compression}, backup.jobs 2 (whole command: stream checked against backup_manifest, WAL by pg_waldump)`, ours.wall, theirs.wall, 1.0, `pgBackRest full, process-max 2`, `base ${base.compression}`);
-      compare(`… the stream phase alone`, ours.phases['stream'] ?? ours.wall, theirs.wall, 1.0, 'pgBackRest full, process-max 2', `base ${base.compression} (stream)`);
+      compare(`Base backup, ${base.compression}, backup.jobs 2 (whole command: baseMethod auto, which reads the data directory here; WAL by pg_waldump)`, ours.wall, theirs.wall, 1.0, `pgBackRest full, process-max 2`, `base ${base.compression}`);
+      compare(`… the read phase alone`, ours.phases['stream'] ?? ours.wall, theirs.wall, 1.0, 'pgBackRest full, process-max 2', `base ${base.compression} (read)`);
       const a = ours.storedBytes ?? Number.NaN;
       const b = theirs.storedBytes ?? Number.NaN;
       rows.push({ what: `… stored bytes`, pgwarden: mb(a), baseline: `pgBackRest: ${mb(b)}`, ratio: a / b, target: '≤ 1.10×', met: a / b <= 1.1 });
