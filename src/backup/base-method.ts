@@ -31,11 +31,13 @@ async function dataDirectoryAccess(client: pg.Client, serverMajor: number): Prom
   if (serverMajor < 13) return { reason: `PostgreSQL ${serverMajor} has no backup manifests (13 and later do)` };
   const start = serverMajor >= 15 ? 'pg_backup_start(text, boolean)' : 'pg_start_backup(text, boolean, boolean)';
   const stop = serverMajor >= 15 ? 'pg_backup_stop(boolean)' : 'pg_stop_backup(boolean, boolean)';
-  const { rows } = await client.query<{ standby: boolean; identifier: string; may: boolean; tablespaces: number; settings: boolean; database: string }>(
-    `SELECT pg_is_in_recovery() AS standby, current_database() AS database, (SELECT system_identifier::text FROM pg_control_system()) AS identifier,
+  // data_directory only for a role that may read it (the query fails otherwise).
+  const { rows } = await client.query<{ standby: boolean; identifier: string; may: boolean; tablespaces: number; dir: string | null; database: string }>(
+    `SELECT pg_is_in_recovery() AS standby, current_database() AS database,
+            (SELECT system_identifier::text FROM pg_control_system()) AS identifier,
             has_function_privilege($1, 'EXECUTE') AND has_function_privilege($2, 'EXECUTE') AS may,
             (SELECT count(*) FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global'))::int AS tablespaces,
-            pg_has_role('pg_read_all_settings', 'USAGE') AS settings`,
+            CASE WHEN pg_has_role('pg_read_all_settings', 'USAGE') THEN current_setting('data_directory') END AS dir`,
     [start, stop],
   );
   const row = rows[0]!;
@@ -47,10 +49,10 @@ async function dataDirectoryAccess(client: pg.Client, serverMajor: number): Prom
       hint: `in database ${row.database}: GRANT EXECUTE ON FUNCTION ${start}, ${stop} TO the role (see \`pgwarden sql backup-role --replication\`)`,
     };
   }
-  if (!row.settings) {
+  if (row.dir === null) {
     return { reason: 'the backup role may not read the data_directory setting', hint: 'GRANT pg_read_all_settings TO the role (see `pgwarden sql backup-role --replication`)' };
   }
-  const dataDir = (await client.query<{ dir: string }>(`SELECT current_setting('data_directory') AS dir`)).rows[0]!.dir;
+  const dataDir = row.dir;
   // The same path here must be the same cluster: pg_control's first 8 bytes are its system identifier.
   let here: string;
   try {

@@ -197,15 +197,6 @@ interface ReadCluster {
   streamed: BaseStreamReport;
 }
 
-/** The line the server repeats while it waits for the backup's WAL to be archived: archiving is broken. */
-const ARCHIVING_STUCK = /still waiting for all required WAL segments to be archived/;
-
-function archivingBroken(db: DatabaseConfig, line: string): PrecheckError {
-  return new PrecheckError('config', `WAL archiving of "${db.name}" is not working: ${line.replace(/^.*?WARNING:\s*/, '')}`, {
-    hints: ['check archive_command (pgwarden wal-push) and pg_stat_archiver on the server, or that pgwarden serve archives this database'],
-  });
-}
-
 /**
  * `pg_basebackup -Ft -X none -D -`: its tar passes through Node (BaseStreamCheck, against the backup_manifest
  * pg_basebackup appends) on its way to the compressor.
@@ -233,8 +224,8 @@ async function streamBasebackup(input: ReadClusterInput & { pgBasebackup: string
       label: `pg_basebackup of "${db.name}"`,
       // With -X none the server waits until the backup's WAL is archived; broken archiving would hang us forever.
       onStderrLine: (line) => {
-        if (ARCHIVING_STUCK.test(line)) {
-          archivingStuck = line;
+        if (/still waiting for all required WAL segments to be archived/.test(line)) {
+          archivingStuck = line.replace(/^.*?WARNING:\s*/, '');
           basebackup.kill();
         }
       },
@@ -259,7 +250,11 @@ async function streamBasebackup(input: ReadClusterInput & { pgBasebackup: string
     encryptionKey: input.encryptionKey,
   });
   const written = await storing.written.catch(async (error: unknown) => {
-    if (archivingStuck) throw archivingBroken(db, archivingStuck);
+    if (archivingStuck) {
+      throw new PrecheckError('config', `WAL archiving of "${db.name}" is not working: ${archivingStuck}`, {
+        hints: ['check archive_command (pgwarden wal-push) and pg_stat_archiver on the server, or that pgwarden serve archives this database'],
+      });
+    }
     // A stream cut short because pg_basebackup failed: its own message says why.
     const failed = error instanceof VerificationError && error.check === 'archive' ? await producer : undefined;
     throw failed ?? error;
