@@ -4,10 +4,12 @@ import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { createInterface } from 'node:readline';
 import { StorageFullError } from '../errors.js';
 import { startTool } from '../postgres/run-tool.js';
 import { type ByteProgress, type ReadStagesOptions, readAndConsume, readArtifactInto } from './artifact.js';
 import type { DigestTap } from './digest.js';
+import { decodeTarName, FileFlusher } from './flush-files.js';
 
 export interface UnpackOptions {
   source: Readable;
@@ -18,6 +20,8 @@ export interface UnpackOptions {
   tempDir?: string | undefined;
   /** Unpack into this existing directory instead of a new temporary one (which cleanup() then keeps). */
   into?: string | undefined;
+  /** fdatasync every file while tar writes the next ones, and every directory at the end (a restored data directory). */
+  durable?: boolean | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: ByteProgress | undefined;
 }
@@ -26,6 +30,8 @@ export interface Unpacked {
   dir: string;
   /** Size and SHA-256 of the stored bytes read. */
   stored: DigestTap;
+  /** With `durable`: the regular files and directories synced to disk. */
+  synced: { files: number; directories: number };
   cleanup(): Promise<void>;
 }
 
@@ -39,20 +45,45 @@ export async function unpackDirectoryArchive(options: UnpackOptions): Promise<Un
   }
   const dir = options.into ?? (await mkdtemp(join(base, 'pgwarden-unpack-')));
   const cleanup = options.into ? async () => {} : () => rm(dir, { recursive: true, force: true });
-  const tar = startTool('tar', ['--extract', '--file=-', '--directory', dir, '--no-same-owner'], {
+  const flusher = options.durable ? new FileFlusher(dir) : undefined;
+  // GNU tar reads its input in 10 KiB records by default: 1 MiB records halve its CPU time on a 1 GB archive
+  // (2.0 s -> 1.1 s here, most of it system time). From a pipe it keeps reading until a record is full.
+  const tar = startTool('tar', ['--extract', '--file=-', '--record-size=1M', '--directory', dir, '--no-same-owner', ...(flusher ? ['--verbose'] : [])], {
     stdin: 'pipe',
+    // --verbose names each member as tar begins it: the one before is then completely written.
+    stdout: flusher ? 'pipe' : 'ignore',
+    env: { LC_ALL: 'C' },
     signal: options.signal,
     label: 'tar (unpacking the dump directory)',
   });
+  const named = flusher ? flushAsNamed(tar.stdout!, flusher) : Promise.resolve();
   try {
     const stored = await readAndConsume(
       readArtifactInto({ ...options.read, source: options.source, into: { tool: tar }, signal: options.signal, onProgress: options.onProgress }),
       tar.done,
     );
-    return { dir, stored, cleanup };
+    await named;
+    const synced = (await flusher?.finish()) ?? { files: 0, directories: 0 };
+    return { dir, stored, synced, cleanup };
   } catch (error) {
     tar.kill();
     await cleanup();
     throw error;
   }
+}
+
+/** Hands each member tar names to the flusher once tar has named the next one (or ended); resolves at the end. */
+function flushAsNamed(names: Readable, flusher: FileFlusher): Promise<void> {
+  return new Promise((resolve) => {
+    let previous: string | undefined;
+    const lines = createInterface({ input: names });
+    lines.on('line', (line) => {
+      if (previous !== undefined) flusher.written(previous);
+      previous = decodeTarName(line);
+    });
+    lines.once('close', () => {
+      if (previous !== undefined) flusher.written(previous);
+      resolve();
+    });
+  });
 }

@@ -171,7 +171,7 @@ export async function restorePitr(ctx: PitrContext, options: PitrOptions): Promi
   await prepareDataDir(options.dataDir);
   try {
     const read = backupReadOptions(artifact, ctx.keyring, ctx.signal);
-    const unpacked = await unpackDirectoryArchive({ source: ctx.storage.read(artifactPath), read, rawBytes: artifact.rawBytes, into: options.dataDir, signal: ctx.signal });
+    const unpacked = await unpackDirectoryArchive({ source: ctx.storage.read(artifactPath), read, rawBytes: artifact.rawBytes, into: options.dataDir, durable: true, signal: ctx.signal });
     if (unpacked.stored.sha256() !== artifact.sha256) {
       throw new RestoreError(`base backup ${base.backupId} does not match its checksum: the stored copy was altered`, {
         hints: ['restore from another copy or an older base backup'],
