@@ -8,12 +8,14 @@ import { once } from 'node:events';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type pg from 'pg';
-import { PrecheckError } from '../errors.js';
+import { PrecheckError, VerificationError } from '../errors.js';
 import { crc32c, crc32cManifestHex } from '../pipeline/crc32c.js';
 import type { PlainProducer } from '../pipeline/artifact.js';
 import { tarHeader, tarPadding, tarTrailer, type TarEntry } from '../pipeline/tar-header.js';
 import { buildBackupManifest, type ManifestFile } from './base-manifest.js';
+import { parseLsn } from '../wal/names.js';
 import type { WalRange } from './base-stream-check.js';
+import { checkPage, checkPages, type PageFailure } from './page-checksum.js';
 
 // Directories kept empty: their contents are rebuilt when the server starts.
 const EMPTIED_DIRS = new Set(['pg_stat_tmp', 'pg_replslot', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_subtrans']);
@@ -37,14 +39,27 @@ export interface DataDirectoryBackupOptions {
   serverMajor: number;
   /** pg_control's system identifier, for manifest version 2 (PostgreSQL 17 on). */
   systemIdentifier: string;
+  /** With data_checksums on: every page of every relation file is checked as it is read. */
+  pageChecksums?: PageChecksumSettings | null | undefined;
   signal?: AbortSignal | undefined;
+}
+
+export interface PageChecksumSettings {
+  blockSize: number;
+  /** Blocks per relation segment file (the segment_size setting). */
+  segmentBlocks: number;
 }
 
 export interface DataDirectoryReport {
   files: number;
   bytes: number;
   walRanges: WalRange[];
+  /** Pages whose checksum was checked; null when the cluster has no data checksums. */
+  pagesChecked: number | null;
 }
+
+/** The most damaged pages a failure names; the count covers them all. */
+const NAMED_FAILURES = 5;
 
 /** One base backup from the data directory; `writeTo` runs it once. */
 export class DataDirectoryBackup implements PlainProducer {
@@ -59,6 +74,9 @@ export class DataDirectoryBackup implements PlainProducer {
   private last: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private written = 0;
+  private startLsn = 0n;
+  private pagesChecked = 0;
+  private readonly pageFailures: (PageFailure & { path: string })[] = [];
 
   constructor(private readonly options: DataDirectoryBackupOptions) {
     // Paths are handled as byte strings (latin1): a file name need not be UTF-8.
@@ -77,6 +95,7 @@ export class DataDirectoryBackup implements PlainProducer {
     const modern = serverMajor >= 15;
     const { rows } = await client.query<{ lsn: string }>(modern ? 'SELECT pg_backup_start($1, true)::text AS lsn' : 'SELECT pg_start_backup($1, true, false)::text AS lsn', [label]);
     const startLsn = rows[0]!.lsn;
+    this.startLsn = parseLsn(startLsn);
     await this.sendDir('');
     await this.sendFile('global/pg_control', await lstat(this.full('global/pg_control')));
     // Without waiting for the archive (the server would poll it once a second): the caller waits for the WAL
@@ -85,6 +104,7 @@ export class DataDirectoryBackup implements PlainProducer {
       modern ? 'SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(false)' : 'SELECT lsn::text, labelfile, spcmapfile FROM pg_stop_backup(false, false)',
     );
     const stop = stopped.rows[0]!;
+    if (this.pageFailures.length > 0) throw this.checksumFailure();
     if (stop.spcmapfile && stop.spcmapfile.trim() !== '') {
       throw new PrecheckError('config', 'the cluster gained a tablespace during the backup; a base backup read from the data directory does not take tablespaces', {
         hints: ['set backup.baseMethod: stream for this cluster'],
@@ -106,7 +126,7 @@ export class DataDirectoryBackup implements PlainProducer {
     await this.last;
     sink.end();
     await once(sink, 'finish');
-    this.result = { files: this.files.length, bytes: this.bytes, walRanges: [wal] };
+    this.result = { files: this.files.length, bytes: this.bytes, walRanges: [wal], pagesChecked: this.options.pageChecksums ? this.pagesChecked : null };
     return this.written;
   }
 
@@ -152,7 +172,7 @@ export class DataDirectoryBackup implements PlainProducer {
         await this.write(tarHeader(entry(path, 'directory', 0, stat.mtimeMs / 1000, stat)));
         await this.sendDir(path);
       } else if (stat.isFile()) {
-        await this.sendFile(path, stat);
+        await this.sendFile(path, stat, this.pageSegment(dir, name));
       }
       // Sockets, FIFOs and devices are skipped, as pg_basebackup does (with a warning there).
     }
@@ -162,7 +182,7 @@ export class DataDirectoryBackup implements PlainProducer {
    * A file's `stat.size` bytes as they are now. A file that grows meanwhile is cut at that size, one that
    * shrinks is padded with zeros: WAL replay from the backup's start repairs both, as with pg_basebackup.
    */
-  private async sendFile(path: string, stat: { size: number; mode: number; uid: number; gid: number; mtimeMs: number }): Promise<void> {
+  private async sendFile(path: string, stat: { size: number; mode: number; uid: number; gid: number; mtimeMs: number }, pageSegment?: number): Promise<void> {
     let handle: Awaited<ReturnType<typeof open>>;
     try {
       handle = await open(this.full(path), 'r');
@@ -185,6 +205,7 @@ export class DataDirectoryBackup implements PlainProducer {
         }
         const piece = slot.buffer.subarray(0, bytesRead);
         crc = crc32c(piece, crc);
+        if (pageSegment !== undefined) await this.checkPieces(handle, path, piece, done, pageSegment);
         done += bytesRead;
         const written = this.send(piece);
         if (this.reuse) slot.free = written;
@@ -201,6 +222,51 @@ export class DataDirectoryBackup implements PlainProducer {
     } finally {
       await handle.close();
     }
+  }
+
+  /** The segment number of a relation file whose pages carry checksums; undefined for any other file. */
+  private pageSegment(dir: string, name: string): number | undefined {
+    if (!this.options.pageChecksums || !(dir === 'global' || /^base\/\d+$/.test(dir))) return undefined;
+    const relation = RELATION_FILE.exec(name);
+    return relation ? Number(relation[4]?.slice(1) ?? 0) : undefined;
+  }
+
+  /**
+   * Checks the pages of `piece` (read at `offset`). A mismatch is read again: a page the server was writing
+   * just then may be torn in the first read, and is only counted when the second read fails too (basebackup.c).
+   */
+  private async checkPieces(handle: Awaited<ReturnType<typeof open>>, path: string, piece: Buffer, offset: number, segment: number): Promise<void> {
+    const settings = this.options.pageChecksums!;
+    const { blockSize, segmentBlocks } = settings;
+    const skip = (blockSize - (offset % blockSize)) % blockSize; // whole blocks only (a short read is rare)
+    const { checked, failures } = checkPages(piece.subarray(skip), offset + skip, segment, { blockSize, segmentBlocks, startLsn: this.startLsn });
+    this.pagesChecked += checked;
+    for (const failure of failures) {
+      const again = Buffer.alloc(blockSize);
+      const { bytesRead } = await handle.read(again, 0, blockSize, (failure.block - segment * segmentBlocks) * blockSize);
+      const second = bytesRead === blockSize ? checkPage(again, failure.block, this.startLsn) : 'skipped';
+      if (second !== 'ok' && second !== 'skipped') this.pageFailures.push({ path, ...second });
+    }
+  }
+
+  private checksumFailure(): VerificationError {
+    const failures = this.pageFailures;
+    const files = new Set(failures.map((f) => f.path));
+    const hex = (n: number) => `0x${n.toString(16).padStart(4, '0')}`;
+    const named = failures.slice(0, NAMED_FAILURES).map((f) => `${f.path} block ${f.block} (stored ${hex(f.stored)}, calculated ${hex(f.calculated)})`);
+    const first = /^(?:base\/(\d+)|global)\/(\d+)/.exec(failures[0]!.path);
+    return new VerificationError(
+      'checksum',
+      `page checksum verification failed for ${failures.length} page(s) in ${files.size} file(s) of the data directory: ${named.join('; ')}${failures.length > NAMED_FAILURES ? '; …' : ''}. ` +
+        'The data on disk is damaged; this base backup was not kept',
+      {
+        hints: [
+          `find the relation: SELECT oid::regclass FROM pg_class WHERE pg_relation_filenode(oid) = ${first?.[2]}, ${first?.[1] ? `in the database whose oid is ${first[1]}` : 'in any database (a shared catalog)'}`,
+          'pg_checksums --check on the stopped cluster lists every damaged page',
+          'restore the damaged relation from the newest good backup; backups taken before stay as they were',
+        ],
+      },
+    );
   }
 
   private async sendContent(path: string, content: Buffer, mtime: number): Promise<void> {

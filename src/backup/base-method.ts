@@ -6,12 +6,13 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { PrecheckError } from '../errors.js';
+import type { PageChecksumSettings } from './base-files.js';
 
 export const BASE_METHODS = ['auto', 'files', 'stream'] as const;
 export type BaseMethod = (typeof BASE_METHODS)[number];
 
 export type ChosenBaseMethod =
-  | { method: 'files'; dataDir: string; systemIdentifier: string }
+  | { method: 'files'; dataDir: string; systemIdentifier: string; /** null: the cluster has no data checksums. */ pageChecksums: PageChecksumSettings | null }
   | { method: 'stream'; /** Why not `files`, under auto. */ reason: string | undefined };
 
 /** The method for this run; throws when `files` was configured and cannot be used. */
@@ -25,15 +26,27 @@ export async function chooseBaseMethod(client: pg.Client, configured: BaseMethod
   });
 }
 
-type Access = { dataDir: string; systemIdentifier: string } | { reason: string; hint?: string };
+type Access = { dataDir: string; systemIdentifier: string; pageChecksums: PageChecksumSettings | null } | { reason: string; hint?: string };
 
 async function dataDirectoryAccess(client: pg.Client, serverMajor: number): Promise<Access> {
   if (serverMajor < 13) return { reason: `PostgreSQL ${serverMajor} has no backup manifests (13 and later do)` };
   const start = serverMajor >= 15 ? 'pg_backup_start(text, boolean)' : 'pg_start_backup(text, boolean, boolean)';
   const stop = serverMajor >= 15 ? 'pg_backup_stop(boolean)' : 'pg_stop_backup(boolean, boolean)';
   // data_directory only for a role that may read it (the query fails otherwise).
-  const { rows } = await client.query<{ standby: boolean; identifier: string; may: boolean; tablespaces: number; dir: string | null; database: string }>(
+  const { rows } = await client.query<{
+    standby: boolean;
+    identifier: string;
+    may: boolean;
+    tablespaces: number;
+    dir: string | null;
+    database: string;
+    checksums: boolean;
+    block_size: number;
+    segment_blocks: number;
+  }>(
     `SELECT pg_is_in_recovery() AS standby, current_database() AS database,
+            current_setting('data_checksums') = 'on' AS checksums, current_setting('block_size')::int AS block_size,
+            (SELECT setting::int FROM pg_settings WHERE name = 'segment_size') AS segment_blocks,
             (SELECT system_identifier::text FROM pg_control_system()) AS identifier,
             has_function_privilege($1, 'EXECUTE') AND has_function_privilege($2, 'EXECUTE') AS may,
             (SELECT count(*) FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global'))::int AS tablespaces,
@@ -74,5 +87,6 @@ async function dataDirectoryAccess(client: pg.Client, serverMajor: number): Prom
   if (here !== row.identifier) {
     return { reason: `${dataDir} here belongs to another cluster (system identifier ${here}, the server's is ${row.identifier})` };
   }
-  return { dataDir, systemIdentifier: row.identifier };
+  const pageChecksums = row.checksums ? { blockSize: row.block_size, segmentBlocks: row.segment_blocks } : null;
+  return { dataDir, systemIdentifier: row.identifier, pageChecksums };
 }

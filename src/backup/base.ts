@@ -106,11 +106,11 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
       const label = `pgwarden ${backupId}`;
       const read =
         chosen.method === 'files'
-          ? await readDataDirectory({ ctx, db, url: replicationUrl, label, dataDir: chosen.dataDir, serverMajor: info.serverMajor, systemIdentifier: chosen.systemIdentifier, artifactPath, expected, compression, encryptionKey: encryption?.key })
+          ? await readDataDirectory({ ctx, db, url: replicationUrl, label, chosen, serverMajor: info.serverMajor, artifactPath, expected, compression, encryptionKey: encryption?.key })
           : await streamBasebackup({ ctx, db, url: replicationUrl, label, pgBasebackup: pgBasebackup!.path, artifactPath, expected, compression, encryptionKey: encryption?.key, started: (tool) => {
               basebackup = tool;
             } });
-      const { writer, written, streamed } = read;
+      const { writer, written, streamed, pagesChecked } = read;
       const finishedAt = ctx.now();
       await log('dump', 'info', `base backup ${chosen.method === 'files' ? 'read' : 'streamed'}: ${formatBytes(written.rawBytes)} raw, ${formatBytes(written.storedBytes)} stored`, { ...written });
 
@@ -136,10 +136,11 @@ export async function runBaseBackup(ctx: BaseBackupContext, db: DatabaseConfig, 
         'verify',
         'info',
         (chosen.method === 'files'
-          ? `read ${streamed.files} files (${formatBytes(streamed.bytes)}) with their ${streamed.checksumAlgorithm} in backup_manifest; `
+          ? `read ${streamed.files} files (${formatBytes(streamed.bytes)}) with their ${streamed.checksumAlgorithm} in backup_manifest, ` +
+            `${pagesChecked == null ? 'no page checksums (data_checksums is off)' : `${pagesChecked} page checksums checked`}; `
           : `verified while streaming: ${streamed.files} files (${formatBytes(streamed.bytes)}) against backup_manifest (${streamed.checksumAlgorithm}); `) +
           `WAL ${check.range.startLsn}..${check.range.endLsn} parsed by pg_waldump (${check.segments.length} segments)`,
-        { ...check.range, segments: check.segments, files: streamed.files, checksumAlgorithm: streamed.checksumAlgorithm },
+        { ...check.range, segments: check.segments, files: streamed.files, checksumAlgorithm: streamed.checksumAlgorithm, pagesChecked },
       );
 
       const { manifest, text } = sealManifest({
@@ -195,6 +196,8 @@ interface ReadCluster {
   writer: TargetSetWriter;
   written: WrittenArtifact;
   streamed: BaseStreamReport;
+  /** Files method: the pages whose checksum was checked (null: the cluster has no data checksums). */
+  pagesChecked?: number | null;
 }
 
 /**
@@ -267,7 +270,7 @@ async function streamBasebackup(input: ReadClusterInput & { pgBasebackup: string
  * or fails, the session ends and the server aborts the backup. Broken archiving shows afterwards, when the
  * backup's WAL does not reach the archive (checkBaseWal).
  */
-async function readDataDirectory(input: ReadClusterInput & { dataDir: string; serverMajor: number; systemIdentifier: string }): Promise<ReadCluster> {
+async function readDataDirectory(input: ReadClusterInput & { chosen: ChosenBaseMethod & { method: 'files' }; serverMajor: number }): Promise<ReadCluster> {
   const { ctx, db } = input;
   const session = await connectSource(input.url, db.name);
   const endSession = () => {
@@ -276,7 +279,8 @@ async function readDataDirectory(input: ReadClusterInput & { dataDir: string; se
   session.on('error', () => {}); // a session ended on purpose; the query in flight reports it
   ctx.signal?.addEventListener('abort', endSession, { once: true });
   try {
-    const backup = new DataDirectoryBackup({ client: session, dataDir: input.dataDir, label: input.label, serverMajor: input.serverMajor, systemIdentifier: input.systemIdentifier, signal: ctx.signal });
+    const { dataDir, systemIdentifier, pageChecksums } = input.chosen;
+    const backup = new DataDirectoryBackup({ client: session, dataDir, label: input.label, serverMajor: input.serverMajor, systemIdentifier, pageChecksums, signal: ctx.signal });
     const storing = storeArtifact(ctx, {
       database: db.name,
       type: 'base',
@@ -288,7 +292,7 @@ async function readDataDirectory(input: ReadClusterInput & { dataDir: string; se
     });
     const written = await storing.written;
     const report = backup.report();
-    return { writer: storing.writer, written, streamed: { ...report, checksumAlgorithm: 'CRC32C' } };
+    return { writer: storing.writer, written, streamed: { ...report, checksumAlgorithm: 'CRC32C' }, pagesChecked: report.pagesChecked };
   } finally {
     ctx.signal?.removeEventListener('abort', endSession);
     endSession();

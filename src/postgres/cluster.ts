@@ -28,6 +28,8 @@ export interface StartClusterOptions {
   hbaLines?: string[];
   /** Bootstrap superuser name. Default `postgres`. */
   superuser?: string;
+  /** initdb --data-checksums. */
+  dataChecksums?: boolean;
   /** Progress lines (initdb, start, stop), for test output or the demo command. */
   log?: (line: string) => void;
 }
@@ -73,7 +75,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     {
       ...rest,
       async populate({ dataDir, run }) {
-        await initdb(run, dataDir, options.superuser ?? 'postgres');
+        await initdb(run, dataDir, options.superuser ?? 'postgres', options.dataChecksums ?? false);
         await writeHba(dataDir, hbaLines ?? []);
         await appendFile(join(dataDir, 'postgresql.conf'), `\n# pgwarden: test settings\ninclude 'pgwarden.conf'\n`);
       },
@@ -244,8 +246,8 @@ async function makeBaseDir(requested: string | undefined): Promise<string> {
   return dir;
 }
 
-async function initdb(tool: Tool, dataDir: string, superuser: string): Promise<void> {
-  const args = ['-D', dataDir, '-U', superuser, '-A', 'trust', '-E', 'UTF8', '--no-sync'];
+async function initdb(tool: Tool, dataDir: string, superuser: string, dataChecksums: boolean): Promise<void> {
+  const args = ['-D', dataDir, '-U', superuser, '-A', 'trust', '-E', 'UTF8', '--no-sync', ...(dataChecksums ? ['--data-checksums'] : [])];
   try {
     await tool('initdb', [...args, '--locale=C.UTF-8']);
   } catch (error) {

@@ -1,11 +1,12 @@
 // backup.baseMethod files: the base backup read from the data directory between pg_backup_start and
 // pg_backup_stop. Its archive holds what pg_basebackup's holds (same exclusions, pg_control, backup_label,
 // backup_manifest), BaseStreamCheck and pg_verifybackup accept it, PITR recovers from it; auto falls back
-// to pg_basebackup and says why; a run killed midway ends the server's backup and leaves nothing marked good.
+// to pg_basebackup and says why; with data_checksums every page is checked and a damaged one fails the run;
+// a run killed midway ends the server's backup and leaves nothing marked good.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -183,6 +184,48 @@ describe('base backup read from the data directory', () => {
     assert.match(withTablespace.stderr, /backup\.baseMethod is files, but the cluster has 1 tablespace\(s\) besides pg_default/);
     const rows = await warden.query<{ status: string; verification_status: string | null }>("SELECT status, verification_status FROM pgwarden.database_backups ORDER BY created_at");
     assert.deepEqual(rows.map((r) => r.status), ['succeeded', 'failed', 'succeeded', 'failed']);
+  });
+
+  it('checks every page checksum with data_checksums on, and fails a backup of a damaged page, naming it', async (t) => {
+    const primary = await useCluster(t, { dataChecksums: true, settings: { archive_mode: 'on', archive_command: '', archive_timeout: 0 } });
+    const url = await primary.createDatabase('hotel');
+    await primary.query('CREATE TABLE stays (v text); INSERT INTO stays SELECT md5(i::text) FROM generate_series(1, 20000) i; CHECKPOINT', [], 'hotel');
+    const [rel] = (await primary.query<{ path: string; pages: number }>("SELECT pg_relation_filepath('stays') AS path, (pg_relation_size('stays') / 8192)::int AS pages", [], 'hotel')).rows;
+    const warden = await setupWarden(t, primary, { databases: [{ name: 'hotel', url, pitr: true }], extra: 'backup: { baseMethod: files }' });
+    await enableArchiving(primary, warden, 'hotel');
+
+    // Every page the server wrote checks out with our checksum: the backup passes and says how many it checked.
+    const good = await ok(warden.run(['backup', 'base', '--json']), 'base backup of the sound cluster');
+    const [first] = JSON.parse(good.stdout) as { backup_id: string; status: string }[];
+    assert.equal(first?.status, 'succeeded');
+    const [verified] = await warden.query<{ message: string }>("SELECT message FROM pgwarden.backup_logs WHERE backup_id = $1 AND step = 'verify'", [first!.backup_id]);
+    const checked = Number(/(\d+) page checksums checked/.exec(verified!.message)?.[1]);
+    assert.ok(checked > rel!.pages, `checked ${checked} pages, the table alone has ${rel!.pages}: ${verified!.message}`);
+
+    // Four bytes of block 3 overwritten on disk. The server holds the page clean in its buffers and never writes it back.
+    const dataDir = (await primary.query<{ d: string }>("SELECT current_setting('data_directory') AS d")).rows[0]!.d;
+    const file = join(dataDir, rel!.path);
+    const handle = await open(file, 'r+');
+    await handle.write(Buffer.from('dead', 'latin1'), 0, 4, 3 * 8192 + 4000);
+    await handle.close();
+    const damaged = await warden.run(['backup', 'base']);
+    assert.equal(damaged.code, 1, damaged.stderr);
+    const ours = new RegExp(`page checksum verification failed for 1 page\\(s\\) in 1 file\\(s\\) of the data directory: ${rel!.path} block 3 \\(stored 0x([0-9a-f]{4}), calculated 0x([0-9a-f]{4})\\)`).exec(damaged.stderr);
+    assert.ok(ours, damaged.stderr);
+    assert.match(damaged.stderr, /this base backup was not kept/);
+    assert.match(damaged.stderr, /pg_relation_filenode\(oid\) = \d+, in the database whose oid is \d+/);
+    const rows = await warden.query<{ backup_id: string; status: string }>("SELECT backup_id, status FROM pgwarden.database_backups ORDER BY created_at");
+    assert.deepEqual(rows.map((r) => r.status), ['succeeded', 'failed']);
+    // Only the sound backup is on storage.
+    const stored = new Set((await warden.storageFiles()).filter((f) => f.startsWith('hotel/base/')).map((f) => f.split('/')[2]));
+    assert.deepEqual([...stored], [first!.backup_id]);
+    await warden.writeConfig({ databases: [{ name: 'hotel', url, pitr: true }], extra: 'backup: { baseMethod: stream }' });
+    const streamed = await warden.run(['backup', 'base']);
+    assert.equal(streamed.code, 1);
+    // pg_basebackup refuses the same page, and computes the same checksums as we did.
+    const theirs = /checksum verification failed in file "\.\/([^"]+)", block (\d+): calculated ([0-9A-F]+) but expected ([0-9A-F]+)/.exec(streamed.stderr);
+    assert.ok(theirs, streamed.stderr);
+    assert.deepEqual([theirs[1], theirs[2], theirs[3]!.toLowerCase().padStart(4, '0'), theirs[4]!.toLowerCase().padStart(4, '0')], [rel!.path, '3', ours[2], ours[1]]);
   });
 
   it('a run killed while it reads ends the server-side backup and leaves nothing marked good', async (t) => {
