@@ -76,7 +76,8 @@ export class DataDirectoryBackup implements PlainProducer {
   private written = 0;
   private startLsn = 0n;
   private pagesChecked = 0;
-  private readonly pageFailures: (PageFailure & { path: string })[] = [];
+  /** `fileBlock` counts from the file's start, as pg_basebackup's messages do; `block` from the relation's. */
+  private readonly pageFailures: (PageFailure & { path: string; fileBlock: number })[] = [];
 
   constructor(private readonly options: DataDirectoryBackupOptions) {
     // Paths are handled as byte strings (latin1): a file name need not be UTF-8.
@@ -243,9 +244,10 @@ export class DataDirectoryBackup implements PlainProducer {
     this.pagesChecked += checked;
     for (const failure of failures) {
       const again = Buffer.alloc(blockSize);
-      const { bytesRead } = await handle.read(again, 0, blockSize, (failure.block - segment * segmentBlocks) * blockSize);
+      const fileBlock = failure.block - segment * segmentBlocks;
+      const { bytesRead } = await handle.read(again, 0, blockSize, fileBlock * blockSize);
       const second = bytesRead === blockSize ? checkPage(again, failure.block, this.startLsn) : 'skipped';
-      if (second !== 'ok' && second !== 'skipped') this.pageFailures.push({ path, ...second });
+      if (second !== 'ok' && second !== 'skipped') this.pageFailures.push({ path, fileBlock, ...second });
     }
   }
 
@@ -253,7 +255,7 @@ export class DataDirectoryBackup implements PlainProducer {
     const failures = this.pageFailures;
     const files = new Set(failures.map((f) => f.path));
     const hex = (n: number) => `0x${n.toString(16).padStart(4, '0')}`;
-    const named = failures.slice(0, NAMED_FAILURES).map((f) => `${f.path} block ${f.block} (stored ${hex(f.stored)}, calculated ${hex(f.calculated)})`);
+    const named = failures.slice(0, NAMED_FAILURES).map((f) => `${f.path} block ${f.fileBlock} (stored ${hex(f.stored)}, calculated ${hex(f.calculated)})`);
     const first = /^(?:base\/(\d+)|global)\/(\d+)/.exec(failures[0]!.path);
     return new VerificationError(
       'checksum',
