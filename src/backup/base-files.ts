@@ -12,8 +12,8 @@ import { PrecheckError, VerificationError } from '../errors.js';
 import { crc32c, crc32cManifestHex } from '../pipeline/crc32c.js';
 import type { PlainProducer } from '../pipeline/artifact.js';
 import { tarHeader, tarPadding, tarTrailer, type TarEntry } from '../pipeline/tar-header.js';
-import { buildBackupManifest, type ManifestFile } from './base-manifest.js';
 import { parseLsn } from '../wal/names.js';
+import { buildBackupManifest, type ManifestFile } from './base-manifest.js';
 import type { WalRange } from './base-stream-check.js';
 import { checkPage, checkPages, type PageFailure } from './page-checksum.js';
 
@@ -237,8 +237,7 @@ export class DataDirectoryBackup implements PlainProducer {
    * just then may be torn in the first read, and is only counted when the second read fails too (basebackup.c).
    */
   private async checkPieces(handle: Awaited<ReturnType<typeof open>>, path: string, piece: Buffer, offset: number, segment: number): Promise<void> {
-    const settings = this.options.pageChecksums!;
-    const { blockSize, segmentBlocks } = settings;
+    const { blockSize, segmentBlocks } = this.options.pageChecksums!;
     const skip = (blockSize - (offset % blockSize)) % blockSize; // whole blocks only (a short read is rare)
     const { checked, failures } = checkPages(piece.subarray(skip), offset + skip, segment, { blockSize, segmentBlocks, startLsn: this.startLsn });
     this.pagesChecked += checked;

@@ -13,7 +13,7 @@ export class FileFlusher {
   private readonly queue: string[] = [];
   private readonly directories = new Set<string>();
   private running = 0;
-  private synced = { files: 0, directories: 0 };
+  private readonly synced = { files: 0, directories: 0 };
   private failure: Error | undefined;
   private idle: (() => void) | undefined;
 
