@@ -10,10 +10,11 @@ import { type ArtifactFormat, type ArtifactInfo, type BackupManifest, MANIFEST_F
 import { compressionFor, compressionSuffix } from '../pipeline/compression.js';
 import { withProgress } from '../pipeline/progress.js';
 import { toolConnection } from '../postgres/connection.js';
-import { verifyArtifact } from '../verify/verify-artifact.js';
+import { type ArtifactCheck, checkReadThrough, verifyArtifact } from '../verify/verify-artifact.js';
+import { type EarlyVerification, verifyWhileWriting } from '../verify/verify-while-writing.js';
 import { type DumpSource, startDump } from './dump-source.js';
 import { findToolsForServer, checkDiskSpace, checkReadable, connectSource, describeSource, expectedSize, formatBytes } from './precheck.js';
-import { type RunOptions, runInFrame } from './run-frame.js';
+import { type RunFrame, type RunOptions, runInFrame } from './run-frame.js';
 import type { BackupContext, BackupResult } from './types.js';
 import { manifestCopies, settleArtifactCopies, writeManifestCopies } from '../copies/settle.js';
 import { storeArtifact } from './store-artifact.js';
@@ -38,6 +39,7 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
   const artifactFile = `${format === 'custom' ? 'dump.pgc' : 'dump.tar'}${compressionSuffix(compression.algorithm)}${encryptsNewArtifacts(ctx.keyring) ? '.enc' : ''}`;
   let source: pg.Client | undefined;
   let dump: DumpSource | undefined;
+  let early: EarlyVerification | undefined;
 
   return runInFrame(
     ctx,
@@ -92,6 +94,15 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
         compression,
         encryptionKey: encryption?.key,
       });
+      // The read-back verification starts now when a target can be read as the dump lands on it (local disk).
+      early = verifyWhileWriting(writer, {
+        path: artifactPath,
+        artifact: { format, compression, encryption: encryption?.encryption ?? null },
+        keyring: ctx.keyring,
+        pgRestore: pgRestore.path,
+        tempDir: config.backup.tempDir,
+        signal: ctx.signal,
+      });
       void counting.done.catch(() => dump?.kill());
       void dumping.catch(() => counting.stop());
       const [wrote, counted] = await Promise.allSettled([dumping, counting.done]);
@@ -114,20 +125,25 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
       const artifact = artifactInfo(artifactFile, format, compression, encryption?.encryption, written);
       const settled = await settleArtifactCopies(ctx, writer, artifactPath, written, log);
       const verifiedAt = ctx.now();
-      const check = await withProgress(ctx.progress, { database: db.name, type: 'full', phase: 'verify', totalBytes: artifact.storedBytes }, (onProgress) =>
-        verifyArtifact({
-          storage: storage.only(settled.holders),
-          path: artifactPath,
-          artifact,
-          expectedTables: tables,
-          keyring: ctx.keyring,
-          pgRestore: pgRestore.path,
-          tempDir: config.backup.tempDir,
-          signal: ctx.signal,
-          onProgress,
-        }),
-      );
-      await log('verify', 'info', `verified: checksum, every data block read through pg_restore, ${check.tablesInArchive} tables`, { ...check });
+      const readBack = early && (await earlyCheck(early, settled.holders, artifact, tables, log));
+      early = undefined;
+      const check =
+        readBack ??
+        (await withProgress(ctx.progress, { database: db.name, type: 'full', phase: 'verify', totalBytes: artifact.storedBytes }, (onProgress) =>
+          verifyArtifact({
+            storage: storage.only(settled.holders),
+            path: artifactPath,
+            artifact,
+            expectedTables: tables,
+            keyring: ctx.keyring,
+            pgRestore: pgRestore.path,
+            tempDir: config.backup.tempDir,
+            signal: ctx.signal,
+            onProgress,
+          }),
+        ));
+      const how = readBack ? ` (read back from ${readBack.target} as it was written)` : '';
+      await log('verify', 'info', `verified: checksum, every data block read through pg_restore, ${check.tablesInArchive} tables${how}`, { ...check });
 
       const { manifest, text } = sealManifest({
         formatVersion: MANIFEST_FORMAT_VERSION,
@@ -163,11 +179,42 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
     },
     async () => {
       dump?.kill();
+      await early?.stop();
       await dump?.cleanup().catch(() => {});
       await source?.query('ROLLBACK').catch(() => {});
       await source?.end().catch(() => {});
     },
   );
+}
+
+/**
+ * The verification read while the dump was written, once the write completed: it stands when its target holds
+ * the artifact and it read exactly the bytes written. Otherwise (the target dropped out, or the read-through
+ * failed) undefined: the caller reads a holder back as before, which also names what is wrong.
+ */
+async function earlyCheck(
+  early: EarlyVerification,
+  holders: readonly string[],
+  artifact: ArtifactInfo,
+  tables: number,
+  log: RunFrame['log'],
+): Promise<(ArtifactCheck & { target: string }) | undefined> {
+  if (!holders.includes(early.target)) {
+    await early.stop();
+    return undefined;
+  }
+  const outcome = await early.outcome;
+  let problem: string;
+  if ('read' in outcome) {
+    try {
+      checkReadThrough(outcome.read, { ...artifact, tables }, early.name);
+      return { tablesInArchive: outcome.read.tablesInArchive, durationSeconds: outcome.durationSeconds, target: early.target };
+    } catch (error) {
+      problem = errorMessage(error);
+    }
+  } else problem = outcome.error;
+  await log('verify', 'warn', `the read-back while writing failed (${problem}); reading the stored copy back again`);
+  return undefined;
 }
 
 function artifactInfo(

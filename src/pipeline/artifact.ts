@@ -186,7 +186,7 @@ function storedStages(options: ReadStagesOptions & { onProgress?: ByteProgress |
 }
 
 /** How to read a backup's artifact as its manifest describes it, KMS-wrapped data key included. */
-export function backupReadOptions(artifact: ArtifactInfo, keyring: KeyRing | undefined, signal?: AbortSignal): ReadStagesOptions {
+export function backupReadOptions(artifact: Pick<ArtifactInfo, 'compression' | 'encryption'>, keyring: KeyRing | undefined, signal?: AbortSignal): ReadStagesOptions {
   return {
     compression: artifact.compression.algorithm,
     keyring,

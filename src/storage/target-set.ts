@@ -17,6 +17,11 @@ export interface TargetOutcome {
 export interface TargetSetWriter extends StorageWriter {
   /** Per target: did it take the object? Complete after commit() (or abort()). */
   outcomes(): TargetOutcome[];
+  /**
+   * The first target, in order, whose write is going and can be read back while it writes, with a way to open
+   * readers on it (StorageWriter.readBack); none when no such target is being written.
+   */
+  readWhileWriting(): { target: string; read: () => Readable } | undefined;
 }
 
 export interface TargetStatus {
@@ -270,6 +275,12 @@ class MultiWriter implements TargetSetWriter {
 
   outcomes(): TargetOutcome[] {
     return this.targets.map((t) => this.results.get(t.name) ?? { target: t.name, ok: false, error: 'not written' });
+  }
+
+  readWhileWriting(): { target: string; read: () => Readable } | undefined {
+    const target = this.targets.find((t) => t.features.has('readWhileWriting') && this.live.get(t.name)?.readBack);
+    const writer = target && this.live.get(target.name);
+    return target && writer ? { target: target.name, read: () => writer.readBack!() } : undefined;
   }
 }
 

@@ -2,8 +2,12 @@
 // abilities are announced in `features` and callers ask `driver.features.has(...)`, never `instanceof`.
 import type { Readable, Writable } from 'node:stream';
 
-/** 'freeSpace': the driver can say how many bytes fit (local disks; object stores are unbounded). */
-export type StorageFeature = 'freeSpace';
+/**
+ * 'freeSpace': the driver can say how many bytes fit (local disks; object stores are unbounded).
+ * 'readWhileWriting': its writers can read an object back while it is being written (local disks; an object
+ * store shows an upload only once it completed).
+ */
+export type StorageFeature = 'freeSpace' | 'readWhileWriting';
 
 /** What a target is, for retention (cloud copies keep longer), cost and lifecycle rules. */
 export type StorageKind = 'local' | 's3' | 'gcs';
@@ -30,6 +34,13 @@ export interface StorageWriter {
   commit(): Promise<void>;
   /** Removes whatever was written; safe to call after a failure, and more than once. */
   abort(): Promise<void>;
+  /**
+   * Only with the driver's 'readWhileWriting' feature: reads the object back from the target as its bytes land
+   * there, each call a reader of its own, so a backup is verified while it is still being written. The stream
+   * ends once every byte written has been read, and fails when the write fails or is aborted. Call it before
+   * `commit()`.
+   */
+  readBack?(): Readable;
 }
 
 /** What the bucket itself should do with old objects, so a bucket stays bounded even if pgwarden stops. */

@@ -1,5 +1,7 @@
 // Local-disk storage target. Objects are files under `root`; a write goes to `<name>.tmp-<random>` (mode 0600),
 // is fsynced, then renamed and the directory fsynced, so a crash never leaves a file that looks complete.
+// A writer can be read back while it writes: each reader has a descriptor of its own on the temporary file and
+// reads only bytes whose write completed.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, chown, type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
@@ -20,7 +22,7 @@ export interface LocalDriverOptions {
 export function createLocalDriver(options: LocalDriverOptions): StorageDriver {
   const root = options.root;
   const name = options.name ?? 'local';
-  const features: ReadonlySet<StorageFeature> = new Set(['freeSpace']);
+  const features: ReadonlySet<StorageFeature> = new Set(['freeSpace', 'readWhileWriting']);
   const full = (path: string) => join(root, ...path.split('/'));
 
   const fail = (operation: string, path: string, error: unknown): StorageError => {
@@ -114,6 +116,8 @@ export function createLocalDriver(options: LocalDriverOptions): StorageDriver {
       const temp = `${target}${TEMP_MARK}${randomBytes(6).toString('hex')}`;
       let handle: FileHandle | undefined;
       let committed = false;
+      const landing = new Landing();
+      const readers: Promise<unknown>[] = [];
       // Opened at once, not in construct(): abort() may come before the stream constructs, and must wait for
       // the open so that no temporary file appears after it.
       const opening = makeDirs(root, dirname(target))
@@ -135,10 +139,15 @@ export function createLocalDriver(options: LocalDriverOptions): StorageDriver {
         writev(chunks, callback) {
           handle!
             .writev(chunks.map((c) => c.chunk as Buffer))
-            .then(() => callback())
+            .then(({ bytesWritten }) => {
+              landing.landed(bytesWritten);
+              callback();
+            })
             .catch((error) => callback(fail('write', path, error)));
         },
         final(callback) {
+          // Every write completed: readers may read to the end while the file is synced.
+          landing.end();
           handle!
             .sync()
             .then(() => handle!.close())
@@ -149,6 +158,7 @@ export function createLocalDriver(options: LocalDriverOptions): StorageDriver {
             .catch((error) => callback(fail('write', path, error)));
         },
         destroy(error, callback) {
+          if (!landing.ended) landing.fail(error ?? new StorageError(`storage target ${name}: the write of ${path} was abandoned`));
           const h = handle;
           handle = undefined;
           if (!h) return callback(error);
@@ -163,6 +173,8 @@ export function createLocalDriver(options: LocalDriverOptions): StorageDriver {
         stream,
         async commit() {
           try {
+            // A reader still opening must find the temporary name.
+            await Promise.allSettled(readers);
             await rename(temp, target);
             committed = true;
             await syncDirectory(dirname(target));
@@ -172,12 +184,18 @@ export function createLocalDriver(options: LocalDriverOptions): StorageDriver {
         },
         async abort() {
           if (committed) return;
+          landing.fail(new StorageError(`storage target ${name}: the write of ${path} was aborted`));
           stream.destroy();
           await opening.catch(() => {});
           const h = handle;
           handle = undefined;
           await h?.close().catch(() => {});
           await unlink(temp).catch(() => {});
+        },
+        readBack() {
+          const opened = opening.then(() => open(temp, 'r'));
+          readers.push(opened);
+          return Readable.from(readLanded(opened, landing, (error) => fail('read back', path, error)), { objectMode: false });
         },
       };
       return writer;
@@ -243,6 +261,75 @@ async function removeEmptyParents(root: string, dir: string): Promise<void> {
 }
 
 const READ_CHUNK = 1024 * 1024;
+
+/** How far a write has landed in its file, for the readers that follow it. */
+class Landing {
+  bytes = 0;
+  ended = false;
+  failure: Error | undefined;
+  private waiters: (() => void)[] = [];
+
+  landed(bytes: number): void {
+    this.bytes += bytes;
+    this.wake();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  fail(error: Error): void {
+    this.failure ??= error;
+    this.wake();
+  }
+
+  /** Settles at the next change. */
+  changed(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/** Reads a file being written, up to the bytes whose write completed, until the write ends or fails. */
+async function* readLanded(opened: Promise<FileHandle>, landing: Landing, mapError: (error: unknown) => Error): AsyncGenerator<Buffer> {
+  let handle: FileHandle;
+  try {
+    handle = await opened;
+  } catch (error) {
+    throw landing.failure ?? mapError(error);
+  }
+  try {
+    let position = 0;
+    for (;;) {
+      if (landing.failure) throw landing.failure;
+      if (position === landing.bytes) {
+        if (landing.ended) return;
+        await landing.changed();
+        continue;
+      }
+      const length = Math.min(READ_CHUNK, landing.bytes - position);
+      const buffer = Buffer.allocUnsafe(length);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(buffer, 0, length, position));
+      } catch (error) {
+        throw mapError(error);
+      }
+      // The bytes were written: a short read means the file changed under the writer.
+      if (bytesRead === 0) throw mapError(new Error(`the file ends at ${position} bytes, ${landing.bytes} were written`));
+      position += bytesRead;
+      yield bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
 
 /** Reads a file in large chunks, mapping open/read errors (a missing object) to the caller's error. */
 async function* readChunks(file: string, mapError: (error: unknown) => Error): AsyncGenerator<Buffer> {

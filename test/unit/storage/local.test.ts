@@ -68,3 +68,71 @@ test('free space is measured on the nearest existing directory', async (t) => {
   const fixed = createLocalDriver({ root, freeBytes: async () => 42 });
   assert.equal(await fixed.freeBytes!('x'), 42);
 });
+
+/** Collects a stream's chunks, resolving when it ends (or rejecting when it fails). */
+async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+test('readers follow a write as it lands, each on its own, and end with it', async (t) => {
+  const root = await tempRoot(t);
+  const driver = createLocalDriver({ root });
+  assert.ok(driver.features.has('readWhileWriting'));
+  const writer = driver.write('db/full/id1/dump.pgc');
+  const early = writer.readBack!();
+  const first = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
+  const firstRead = new Promise<Buffer>((resolve, reject) => {
+    early.once('data', (chunk: Buffer) => resolve(chunk));
+    early.once('error', reject);
+  });
+  const rest: Buffer[] = [];
+  early.on('data', (chunk: Buffer) => rest.push(chunk));
+  await new Promise<void>((resolve, reject) => writer.stream.write(first, (error) => (error ? reject(error) : resolve())));
+  // The reader has bytes while the write is still open: it reads what landed, not what ends up there.
+  const seen = await firstRead;
+  assert.ok(seen.length > 0 && seen.every((b) => b === 7));
+  const second = Buffer.from('the end');
+  const late = writer.readBack!();
+  const ended = new Promise<void>((resolve, reject) => {
+    early.once('end', resolve);
+    early.once('error', reject);
+  });
+  writer.stream.end(second);
+  await ended;
+  await writer.commit();
+  const written = Buffer.concat([first, second]);
+  assert.ok(Buffer.concat(rest).equals(written), 'the first reader read every byte, in order');
+  assert.ok((await collect(late)).equals(written), 'a reader opened after the first chunk starts from the beginning');
+  assert.ok((await readFile(join(root, 'db/full/id1/dump.pgc'))).equals(written));
+});
+
+test('a reader not yet read when the write commits still reads the whole object', async (t) => {
+  const root = await tempRoot(t);
+  const driver = createLocalDriver({ root });
+  const writer = driver.write('a/b.bin');
+  const reader = writer.readBack!();
+  await pipeline(Readable.from([Buffer.from('hello '), Buffer.from('world')]), writer.stream);
+  await writer.commit();
+  assert.equal((await collect(reader)).toString(), 'hello world');
+});
+
+test('readers fail when the write fails or is aborted, naming the object', async (t) => {
+  const root = await tempRoot(t);
+  const driver = createLocalDriver({ root });
+
+  const aborted = driver.write('a/aborted.bin');
+  const reading = collect(aborted.readBack!());
+  await new Promise<void>((resolve, reject) => aborted.stream.write(Buffer.from('partial'), (error) => (error ? reject(error) : resolve())));
+  await aborted.abort();
+  await assert.rejects(reading, /storage target local: the write of a\/aborted\.bin was aborted/);
+
+  const failed = driver.write('a/failed.bin');
+  const following = collect(failed.readBack!());
+  failed.stream.on('error', () => {});
+  failed.stream.destroy(new Error('pg_dump exited with code 1'));
+  await assert.rejects(following, /pg_dump exited with code 1/);
+  await failed.abort();
+  assert.deepEqual(await driver.list('a/'), []);
+});
