@@ -1,6 +1,6 @@
 // Field builders shared by the config schema, so every field of a kind is checked, and explained, the
 // same way. Messages never quote the value of a field that could hold a secret.
-import { z } from 'zod';
+import * as z from 'zod';
 import { cronProblem } from './cron.js';
 import { parseDuration } from './duration.js';
 

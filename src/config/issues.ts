@@ -1,7 +1,7 @@
 // Turns zod's issues into the one-line-per-problem messages operators read: `databases[0].url: required`.
 // Messages are built from the issue's kind and the schema, never from the rejected value, except for
 // enum choices, cron expressions, time zones and durations, which cannot hold secrets.
-import { z } from 'zod';
+import * as z from 'zod';
 import { closestKey } from './suggest.js';
 import type { ConfigProblem } from './types.js';
 

@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { packageRoot } from '../package-root.js';
 import { configSchema } from './schema.js';
 

@@ -1,6 +1,6 @@
 // The whole configuration shape (DESIGN.md "Config"): every object strict, so a typo is an error, and
 // every default taken from DESIGN.md's tables. Keys are part of the interface: add, don't rename.
-import { z } from 'zod';
+import * as z from 'zod';
 import { BASE_METHODS } from '../backup/base-method.js';
 import { COMPRESSION_ALGORITHMS, LEVEL_RANGES } from '../pipeline/compression.js';
 import { parseDuration } from './duration.js';

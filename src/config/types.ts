@@ -1,5 +1,5 @@
 // The config module's contracts: the parsed, frozen Config every other module receives.
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { ALERT_CHANNELS, configSchema, LOG_LEVELS } from './schema.js';
 
 /** Readonly all the way down, matching the runtime `Object.freeze` of a loaded config. */

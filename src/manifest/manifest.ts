@@ -1,7 +1,7 @@
 // Serialising and checking manifests. The checksum covers the canonical JSON (keys sorted) so any edit, even
 // one that keeps the JSON valid, is caught before a restore trusts the file.
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { VerificationError } from '../errors.js';
 import { COMPRESSION_ALGORITHMS } from '../pipeline/compression.js';
 import { type BackupManifest, MANIFEST_FORMAT_VERSION } from './types.js';
