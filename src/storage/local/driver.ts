@@ -195,7 +195,12 @@ export function createLocalDriver(options: LocalDriverOptions): StorageDriver {
         readBack() {
           const opened = opening.then(() => open(temp, 'r'));
           readers.push(opened);
-          return Readable.from(readLanded(opened, landing, (error) => fail('read back', path, error)), { objectMode: false });
+          const reader = Readable.from(readLanded(opened, landing, (error) => fail('read back', path, error)), { objectMode: false });
+          // A reader destroyed before its first read never runs the generator's cleanup: close the file here too.
+          reader.once('close', () => {
+            opened.then((h) => h.close()).catch(() => {});
+          });
+          return reader;
         },
       };
       return writer;

@@ -1,6 +1,6 @@
 // The local target: atomic writes (nothing visible before commit), aborts that leave nothing, mode 0600.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -135,4 +135,19 @@ test('readers fail when the write fails or is aborted, naming the object', async
   await assert.rejects(following, /pg_dump exited with code 1/);
   await failed.abort();
   assert.deepEqual(await driver.list('a/'), []);
+});
+
+test('a reader destroyed before it read anything closes its file', async (t) => {
+  const root = await tempRoot(t);
+  const driver = createLocalDriver({ root });
+  const before = (await readdir('/proc/self/fd')).length;
+  const writer = driver.write('a/c.bin');
+  const reader = writer.readBack!();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  reader.destroy();
+  await new Promise((resolve) => reader.once('close', resolve));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await pipeline(Readable.from([Buffer.from('x')]), writer.stream);
+  await writer.commit();
+  assert.equal((await readdir('/proc/self/fd')).length, before, 'no descriptor is left open');
 });
