@@ -62,6 +62,18 @@ function stopClustersOnSignals(): void {
   }
 }
 
+/** A table `blobs` of `mib` MiB of random bytes in `database`: no compressor shrinks it, so it fills a small disk. */
+export async function createIncompressibleBlobs(cluster: Cluster, database: string, mib: number): Promise<void> {
+  await cluster.query(
+    `CREATE TABLE blobs (id int, payload bytea);
+     INSERT INTO blobs SELECT r, (SELECT decode(string_agg(md5(r::text || ':' || g::text || random()::text), ''), 'hex')
+                                    FROM generate_series(1, 65536) g)
+       FROM generate_series(1, ${Math.trunc(mib)}) r;`,
+    [],
+    database,
+  );
+}
+
 export interface RoleOptions {
   password?: string;
   /** Default true. */

@@ -1,19 +1,15 @@
 // A backup that cannot be taken fails with the reason in the CLI output and the catalog, and leaves nothing
 // on storage: unreachable server, bad password, a table the role cannot read, a disk too small or filling up.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { openPgwarden } from '../../../src/app/open.js';
 import { runBackups } from '../../../src/backup/run.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { createLogger } from '../../../src/logging/logger.js';
-import { clusterForSuite, createRole } from '../../helpers/postgres.js';
+import { clusterForSuite, createIncompressibleBlobs, createRole } from '../../helpers/postgres.js';
 import { listFiles, setupWarden, type WardenSetup } from '../../helpers/pgwarden.js';
-
-const exec = promisify(execFile);
+import { withTmpfs } from '../../helpers/tmpfs.js';
 
 describe('failed pre-checks and storage faults', () => {
   // Passwords are checked for the roles these tests create; everything else is trusted.
@@ -99,20 +95,10 @@ describe('failed pre-checks and storage faults', () => {
     const url = await pg().createDatabase('big_blobs');
     // 24 MiB of incompressible bytes: the first-backup estimate (a quarter of the database) passes the
     // pre-check on a 16 MiB disk, and the dump then runs out of space.
-    await pg().query(
-      `CREATE TABLE blobs (id int, payload bytea);
-       INSERT INTO blobs SELECT r, (SELECT decode(string_agg(md5(r::text || ':' || g::text || random()::text), ''), 'hex')
-                                      FROM generate_series(1, 65536) g)
-         FROM generate_series(1, 24) r;`,
-      [],
-      'big_blobs',
-    );
+    await createIncompressibleBlobs(pg(), 'big_blobs', 24);
     const warden = await setupWarden(t, pg(), { databases: [{ name: 'big_blobs', url }] });
     const mountPoint = join(warden.dir, 'tiny');
-    await mkdir(mountPoint);
-    await exec('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mountPoint]);
-    // Unmounted here, not in an after hook: the hook removing the test's temp dir would run first.
-    try {
+    await withTmpfs(mountPoint, 16, async () => {
       await warden.writeConfig({ databases: [{ name: 'big_blobs', url }], storagePath: mountPoint });
 
       const result = await warden.run(['backup', 'full', '--json']);
@@ -124,8 +110,6 @@ describe('failed pre-checks and storage faults', () => {
       const [row] = await warden.query<{ status: string; error: string }>('SELECT status, error FROM pgwarden.database_backups');
       assert.equal(row?.status, 'failed');
       assert.match(row?.error ?? '', /no space left/);
-    } finally {
-      await exec('umount', ['-l', mountPoint]).catch(() => {});
-    }
+    });
   });
 });

@@ -3,18 +3,16 @@
 // write completed and the bytes read are the ones written; when it fails, or the local copy drops out, the
 // stored copy is read back afterwards as before, and that read decides.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { findPgBinDir } from '../../../src/postgres/bindir.js';
-import { clusterForSuite } from '../../helpers/postgres.js';
+import { clusterForSuite, createIncompressibleBlobs } from '../../helpers/postgres.js';
 import { printedIds, setupWarden, type WardenSetup } from '../../helpers/pgwarden.js';
 import { S3_CREDENTIALS, startS3Server } from '../../helpers/s3.js';
+import { withTmpfs } from '../../helpers/tmpfs.js';
 
-const exec = promisify(execFile);
 const READ_WHILE_WRITTEN = /\(read back from local as it was written\)$/;
 
 describe('full backup verified while it is written', () => {
@@ -119,22 +117,12 @@ describe('full backup verified while it is written', () => {
   it('when the local disk fills up mid-backup, the copy S3 took is read back instead (a real 16 MiB tmpfs)', async (t) => {
     const url = await pg().createDatabase('vww_full_disk');
     // 24 MiB of incompressible bytes: more than the tmpfs holds.
-    await pg().query(
-      `CREATE TABLE blobs (id int, payload bytea);
-       INSERT INTO blobs SELECT r, (SELECT decode(string_agg(md5(r::text || ':' || g::text || random()::text), ''), 'hex')
-                                      FROM generate_series(1, 65536) g)
-         FROM generate_series(1, 24) r;`,
-      [],
-      'vww_full_disk',
-    );
+    await createIncompressibleBlobs(pg(), 'vww_full_disk', 24);
     const s3 = await startS3Server(t, { buckets: ['primary'] });
     const s3Target = `s3: { bucket: primary, endpoint: "${s3.endpoint}", region: us-east-1, forcePathStyle: true, requestChecksumCalculation: WHEN_REQUIRED, accessKeyId: ${S3_CREDENTIALS.accessKeyId}, secretAccessKey: ${S3_CREDENTIALS.secretAccessKey}, maxAttempts: 1 }, copyAttempts: 1, copyRetryDelaySeconds: 0`;
     const warden = await setupWarden(t, pg(), { databases: [{ name: 'blobs', url }], encrypt: true });
     const mountPoint = join(warden.dir, 'tiny');
-    await mkdir(mountPoint);
-    await exec('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mountPoint]);
-    // Unmounted here, not in an after hook: the hook removing the test's temp dir would run first.
-    try {
+    await withTmpfs(mountPoint, 16, async () => {
       await warden.writeConfig({ databases: [{ name: 'blobs', url }], encrypt: true, storagePath: mountPoint, storageTargets: s3Target });
       const backup = await warden.run(['backup', 'full', '--json']);
       assert.equal(backup.code, 0, backup.stderr);
@@ -153,8 +141,6 @@ describe('full backup verified while it is written', () => {
       assert.match(row?.storage['local']?.error ?? '', /no space left/);
       assert.equal(row?.storage['s3']?.status, 'stored');
       assert.deepEqual(await readdir(mountPoint, { recursive: true }).then((names) => names.filter((n) => n.includes('.tmp-'))), [], 'no partial file is left');
-    } finally {
-      await exec('umount', ['-l', mountPoint]).catch(() => {});
-    }
+    });
   });
 });
