@@ -234,7 +234,27 @@ interface RunSetup {
   owner: { uid: number; gid: number };
 }
 
+/**
+ * A base backup copies the whole cluster: a database left in the kept cluster (a restore tried by hand, a run
+ * that died before dropping its target) would be measured too. Refuse, naming it, instead of reporting it as
+ * the hotel database's figures. The performance benchmark's catalog shares the cluster and is small.
+ */
+async function refuseStrayDatabases(cluster: BenchCluster): Promise<void> {
+  const expected = ['postgres', 'template0', 'template1', DB_NAME, CATALOG_NAME, 'pgwarden_perfbench_catalog'];
+  const { rows } = await cluster.query<{ datname: string; size: string }>(
+    'SELECT datname, pg_size_pretty(pg_database_size(datname)) AS size FROM pg_database WHERE NOT datname = ANY($1) ORDER BY 1',
+    [expected],
+  );
+  if (rows.length > 0) {
+    throw new Error(
+      `the kept cluster holds databases the benchmark did not make: ${rows.map((r) => `${r.datname} (${r.size})`).join(', ')}; ` +
+        `a base backup would copy them too. Drop them (DROP DATABASE … WITH (FORCE)) or use another --keep-dir`,
+    );
+  }
+}
+
 async function prepareRuns(cluster: BenchCluster, workDir: string): Promise<RunSetup> {
+  await refuseStrayDatabases(cluster);
   await cluster.query(`DROP DATABASE IF EXISTS ${CATALOG_NAME} WITH (FORCE)`);
   await cluster.query(`CREATE DATABASE ${CATALOG_NAME}`);
   const owner = serverOwner();
