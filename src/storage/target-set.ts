@@ -278,9 +278,11 @@ class MultiWriter implements TargetSetWriter {
   }
 
   readWhileWriting(): { target: string; read: () => Readable } | undefined {
-    const target = this.targets.find((t) => t.features.has('readWhileWriting') && this.live.get(t.name)?.readBack);
-    const writer = target && this.live.get(target.name);
-    return target && writer ? { target: target.name, read: () => writer.readBack!() } : undefined;
+    for (const target of this.targets) {
+      const writer = this.live.get(target.name);
+      if (target.features.has('readWhileWriting') && writer?.readBack) return { target: target.name, read: () => writer.readBack!() };
+    }
+    return undefined;
   }
 }
 
