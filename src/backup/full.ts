@@ -97,7 +97,9 @@ export async function runFullBackup(ctx: BackupContext, db: DatabaseConfig, opti
       // The read-back verification starts now when a target can be read as the dump lands on it (local disk).
       early = verifyWhileWriting(writer, {
         path: artifactPath,
-        artifact: { format, compression, encryption: encryption?.encryption ?? null },
+        // A directory dump is unpacked beside the dump directory still in temporary space: room for the same
+        // bound the dump checked, or this read fails at once and the stored copy is read once that is gone.
+        artifact: { format, compression, encryption: encryption?.encryption ?? null, rawBytes: info.databaseBytes },
         keyring: ctx.keyring,
         pgRestore: pgRestore.path,
         tempDir: config.backup.tempDir,
